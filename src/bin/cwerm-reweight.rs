@@ -1,0 +1,22 @@
+//! `cwerm-reweight`: the reweight stage binary. It parses its arguments and
+//! runs the stage through `cwerm_stages`, which prints one `ran`/`cached` line.
+//! The exit code is 2 for pipeline file errors and 1 for other errors.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cwerm_config::Stage;
+use cwerm_stages::StageArgs;
+
+/// Learns a weight for every coreset example with the `[reweight]` method.
+#[derive(Parser)]
+#[command(name = "cwerm-reweight", version)]
+struct Cli {
+    #[command(flatten)]
+    args: StageArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cwerm_stages::stage_main(Stage::Reweight, &cli.args)
+}
