@@ -219,11 +219,18 @@ pub fn is_temp(path: &Path) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
 }
 
+/// Whether `path` is a stage record `<key>.json`, not a temp file or a side
+/// file `<key>.<kind>.json` (metrics, embed shards).
+pub fn is_record(path: &Path) -> bool {
+    let name = path.file_name().unwrap().to_string_lossy();
+    !is_temp(path) && name.ends_with(".json") && name.matches('.').count() == 1
+}
+
 /// Returns the object path named by `stage`'s only record in the store at `root`.
 pub fn object_of(root: &Path, stage: &str) -> PathBuf {
     let records: Vec<PathBuf> = files_below(&root.join("stages").join(stage))
         .into_iter()
-        .filter(|path| !is_temp(path) && !path.to_string_lossy().ends_with(".metrics.json"))
+        .filter(|path| is_record(path))
         .collect();
     assert_eq!(
         records.len(),

@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::error::StageError;
 use crate::execute::{StageRun, run_stage};
+use crate::shard::{Shard, ShardRun, merge_embed_shards, run_embed_shard};
 
 /// Arguments of every stage binary.
 #[derive(Clone, Debug, clap::Args)]
@@ -31,9 +32,36 @@ pub struct StageArgs {
 /// errors, 1 for other errors).
 pub fn stage_main(stage: Stage, args: &StageArgs) -> ExitCode {
     init_logging();
-    match run_stage_command(stage, args) {
+    report(run_stage_command(stage, args), StageRun::line)
+}
+
+/// Runs `cwerm-embed`: the whole stage, or one shard with `--shard k/n`.
+pub fn embed_main(args: &StageArgs, shard: Option<Shard>) -> ExitCode {
+    init_logging();
+    let Some(shard) = shard else {
+        return report(run_stage_command(Stage::Embed, args), StageRun::line);
+    };
+    let result = open(args).and_then(|(pipeline, store)| {
+        run_embed_shard(&args.pipeline, &pipeline, &store, shard, args.force)
+    });
+    report(result, ShardRun::line)
+}
+
+/// Runs `cwerm-embed-merge`: joins `shards` embed shards into the embed object.
+pub fn embed_merge_main(args: &StageArgs, shards: usize) -> ExitCode {
+    init_logging();
+    let result = open(args).and_then(|(pipeline, store)| {
+        merge_embed_shards(&args.pipeline, &pipeline, &store, shards, args.force)
+    });
+    report(result, StageRun::line)
+}
+
+/// Prints the result line on stdout, or a one-line error on stderr, and
+/// returns the exit code (2 for pipeline file errors, 1 for other errors).
+fn report<T>(result: Result<T, StageError>, line: fn(&T) -> String) -> ExitCode {
+    match result {
         Ok(run) => {
-            println!("{}", run.line());
+            println!("{}", line(&run));
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -43,10 +71,14 @@ pub fn stage_main(stage: Stage, args: &StageArgs) -> ExitCode {
     }
 }
 
+fn open(args: &StageArgs) -> Result<(Pipeline, Store), StageError> {
+    let pipeline = Pipeline::load(&args.pipeline)?;
+    Ok((pipeline, Store::from_flag_or_env(args.artifacts.as_deref())))
+}
+
 /// Loads the pipeline, opens the store and runs the stage.
 pub fn run_stage_command(stage: Stage, args: &StageArgs) -> Result<StageRun, StageError> {
-    let pipeline = Pipeline::load(&args.pipeline)?;
-    let store = Store::from_flag_or_env(args.artifacts.as_deref());
+    let (pipeline, store) = open(args)?;
     tracing::debug!(stage = stage.name(), store = %store.root().display(), force = args.force, "running stage");
     run_stage(
         Path::new(&args.pipeline),

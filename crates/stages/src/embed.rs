@@ -1,9 +1,15 @@
-//! Embed body: map every prepared image row to a feature vector.
+//! Embed body: map every prepared image row to a feature vector with the
+//! `[embed]` encoder, in batches with a progress bar.
 //!
 //! Input: the prepare object's `images` u8 [N, H, W, C].
-//! Output: `features` f32 [N, D] with D = [`FEATURES`], same rows as prepare.
+//! Output: `features` f32 [N, D], same rows as prepare (D = 1280 for
+//! EfficientNet-Lite0, H * W * C for `pixels`). A shard computes the rows
+//! `k * N / n .. (k + 1) * N / n` of the same tensor.
+
+use std::ops::Range;
 
 use cwerm_config::Stage;
+use cwerm_encoder::{Encoder, ImageShape, Progress, embed_rows, encoder_from_config};
 use cwerm_store::Tensor;
 use serde_json::json;
 
@@ -11,69 +17,118 @@ use crate::context::{StageContext, StageOutput};
 use crate::error::StageError;
 
 /// Version of the embed object layout.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
-/// Feature dimension D of the placeholder encoder.
-pub const FEATURES: usize = 16;
-
-/// Computes `features` from the prepare object's `images`.
-///
-/// TODO: placeholder body. Feature d of a row is the mean of `(x - 127) / 128`
-/// over the d-th of D equal chunks of the row's bytes. Every encoder setting
-/// gets this rule, so the body neither resizes nor runs EfficientNet-Lite0.
+/// Computes `features` for every prepare row.
 pub fn run(context: &StageContext<'_>) -> Result<StageOutput, StageError> {
-    let images = context.object(Stage::Prepare)?.tensor("images")?;
-    if images.shape.len() != 4 {
-        return Err(context.invalid_input(format!(
-            "prepare tensor `images` has shape {:?}, expected [N, H, W, C]",
-            images.shape
-        )));
-    }
-    let pixels = images.as_u8()?;
-    let rows = images.shape[0];
-    let row_len = images.shape[1..].iter().product::<usize>();
+    let images = PreparedImages::from_context(context)?;
+    let features = embed_range(context, &images, 0..images.rows)?;
+    output(context, images.rows, features.dim, features.values)
+}
 
-    let mut features = Vec::with_capacity(rows * FEATURES);
-    for row in 0..rows {
-        let bytes = &pixels[row * row_len..(row + 1) * row_len];
-        for chunk in 0..FEATURES {
-            let start = chunk * row_len / FEATURES;
-            let end = (chunk + 1) * row_len / FEATURES;
-            features.push(chunk_mean(&bytes[start..end]));
-        }
-    }
+/// Computes `features` for the rows of one shard; the summary records the range.
+pub fn run_rows(context: &StageContext<'_>, rows: Range<usize>) -> Result<StageOutput, StageError> {
+    let images = PreparedImages::from_context(context)?;
+    let features = embed_range(context, &images, rows.clone())?;
+    let tensors = vec![Tensor::from_f32(
+        "features",
+        vec![rows.len(), features.dim],
+        &features.values,
+    )?];
+    let summary = json!({"rows": [rows.start, rows.end], "total_rows": images.rows});
+    Ok(StageOutput { tensors, summary })
+}
 
-    let summary = json!({"rows": rows, "dimensions": FEATURES});
-    Ok(StageOutput {
-        tensors: vec![Tensor::from_f32(
-            "features",
-            vec![rows, FEATURES],
-            &features,
-        )?],
-        summary,
+/// Builds the embed object from features `[rows, dim]`, so that an unsharded
+/// run and a merge of shards write the same bytes.
+pub fn output(
+    context: &StageContext<'_>,
+    rows: usize,
+    dim: usize,
+    features: Vec<f32>,
+) -> Result<StageOutput, StageError> {
+    let config = &context.pipeline.embed;
+    let summary = json!({
+        "rows": rows,
+        "dimensions": dim,
+        "encoder": config.encoder,
+        "resolution": config.resolution,
+    });
+    let tensors = vec![Tensor::from_f32("features", vec![rows, dim], &features)?];
+    Ok(StageOutput { tensors, summary })
+}
+
+/// Number of prepare rows, for the shard ranges.
+pub fn prepare_rows(context: &StageContext<'_>) -> Result<usize, StageError> {
+    Ok(PreparedImages::from_context(context)?.rows)
+}
+
+struct PreparedImages<'a> {
+    pixels: &'a [u8],
+    rows: usize,
+    shape: ImageShape,
+}
+
+impl<'a> PreparedImages<'a> {
+    fn from_context(context: &StageContext<'a>) -> Result<PreparedImages<'a>, StageError> {
+        let object = context.object(Stage::Prepare)?;
+        let shape = object
+            .safetensors()?
+            .tensor("images")
+            .map(|view| view.shape().to_vec());
+        let shape = shape.map_err(|error| {
+            context.invalid_input(format!(
+                "prepare object has no readable `images` tensor: {error}"
+            ))
+        })?;
+        let [rows, height, width, channels] = shape[..] else {
+            return Err(context.invalid_input(format!(
+                "prepare tensor `images` has shape {shape:?}, expected [N, H, W, C]"
+            )));
+        };
+        Ok(PreparedImages {
+            pixels: object.tensor_bytes("images")?,
+            rows,
+            shape: ImageShape::new(height, width, channels),
+        })
+    }
+}
+
+struct Features {
+    dim: usize,
+    values: Vec<f32>,
+}
+
+fn embed_range(
+    context: &StageContext<'_>,
+    images: &PreparedImages<'_>,
+    rows: Range<usize>,
+) -> Result<Features, StageError> {
+    let config = &context.pipeline.embed;
+    let encoder: Box<dyn Encoder> = encoder_from_config(config, images.shape)
+        .map_err(|error| StageError::algorithm(Stage::Embed, error))?;
+    tracing::info!(
+        "embed: {} rows of {}x{}x{} with {} at {} px",
+        rows.len(),
+        images.shape.height,
+        images.shape.width,
+        images.shape.channels,
+        serde_json::to_value(config.encoder)
+            .unwrap_or_default()
+            .as_str()
+            .unwrap_or("?"),
+        config.resolution
+    );
+    let values = embed_rows(
+        encoder.as_ref(),
+        images.pixels,
+        rows,
+        config.batch_size as usize,
+        Progress::Auto,
+    )
+    .map_err(|error| StageError::algorithm(Stage::Embed, error))?;
+    Ok(Features {
+        dim: encoder.dim(),
+        values,
     })
-}
-
-/// Mean of `(x - 127) / 128` over the bytes, 0 for an empty chunk. The sum is
-/// exact in f64 for any chunk below 2^44 bytes, so the result does not depend
-/// on summation order.
-fn chunk_mean(bytes: &[u8]) -> f32 {
-    if bytes.is_empty() {
-        return 0.0;
-    }
-    let sum: u64 = bytes.iter().map(|&x| u64::from(x)).sum();
-    let mean = sum as f64 / bytes.len() as f64;
-    ((mean - 127.0) / 128.0) as f32
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunk_mean_scales_pixels() {
-        assert_eq!(chunk_mean(&[127, 127]), 0.0);
-        assert_eq!(chunk_mean(&[255]), 1.0);
-        assert_eq!(chunk_mean(&[]), 0.0);
-    }
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use cwerm_config::{Pipeline, Stage};
 use cwerm_store::{Digest, Provenance, StageRecord, Store, StoreError, encode_object};
 
-use crate::context::StageContext;
+use crate::context::{StageContext, StageOutput};
 use crate::error::StageError;
 use crate::planner::{Planner, StageKey, StageState, status_line};
 
@@ -52,6 +52,24 @@ pub fn run_stage(
     store: &Store,
     stage: Stage,
     force: bool,
+) -> Result<StageRun, StageError> {
+    run_stage_with(pipeline_path, pipeline, store, stage, force, &|context| {
+        crate::run_body(stage, context)
+    })
+}
+
+/// A function that computes a stage's output from its context.
+pub type Body<'b> = dyn Fn(&StageContext<'_>) -> Result<StageOutput, StageError> + 'b;
+
+/// Runs `stage` like [`run_stage`], with `body` in place of the stage's own
+/// body; `cwerm embed-merge` uses it to join shards into the embed object.
+pub fn run_stage_with(
+    pipeline_path: &Path,
+    pipeline: &Pipeline,
+    store: &Store,
+    stage: Stage,
+    force: bool,
+    body: &Body<'_>,
 ) -> Result<StageRun, StageError> {
     let start = Instant::now();
     let removed = store.clean_temps(&stage_names())?;
@@ -106,7 +124,7 @@ pub fn run_stage(
         &sources,
         planner.objects(),
     );
-    let output = crate::run_body(stage, &context)?;
+    let output = body(&context)?;
 
     let provenance = Provenance {
         stage: stage.name().to_string(),
@@ -137,7 +155,7 @@ pub fn run_stage(
 
 /// Checks that every upstream stage is cached; the error names the command
 /// that builds or rebuilds the first one that is not.
-fn require_upstream(
+pub(crate) fn require_upstream(
     planner: &mut Planner<'_>,
     pipeline_path: &Path,
     stage: Stage,
@@ -184,7 +202,7 @@ fn record(key: &StageKey, object: Digest, wall_seconds: f64) -> StageRecord {
     }
 }
 
-fn stage_names() -> Vec<&'static str> {
+pub(crate) fn stage_names() -> Vec<&'static str> {
     Stage::ALL.iter().map(|stage| stage.name()).collect()
 }
 

@@ -17,6 +17,7 @@ mod error;
 mod execute;
 pub mod inputs;
 mod planner;
+mod shard;
 
 pub mod embed;
 pub mod prepare;
@@ -24,12 +25,15 @@ pub mod reweight;
 pub mod select;
 pub mod train;
 
-pub use cli::{StageArgs, init_logging, run_stage_command, stage_main};
+pub use cli::{
+    StageArgs, embed_main, embed_merge_main, init_logging, run_stage_command, stage_main,
+};
 pub use context::{StageContext, StageOutput};
 pub use error::StageError;
-pub use execute::{METRICS_KIND, StageRun, run_stage};
+pub use execute::{Body, METRICS_KIND, StageRun, run_stage, run_stage_with};
 pub use inputs::SourceFile;
 pub use planner::{Planner, StageKey, StagePlan, StageState, status_line};
+pub use shard::{Shard, ShardRun, merge_embed_shards, run_embed_shard};
 
 use cwerm_config::Stage;
 
