@@ -372,6 +372,6 @@ fn train_writes_metrics_beside_its_record() {
     assert_eq!(metrics.len(), 1);
     let value: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&metrics[0]).unwrap()).unwrap();
-    // 20 training images, 2 per class, less the meta set of 1 per class.
-    assert_eq!(value["train_rows"], 10);
+    // 100 training images, 10 per class, less the meta set of 1 per class.
+    assert_eq!(value["train_rows"], 90);
 }

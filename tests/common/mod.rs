@@ -47,7 +47,7 @@ impl Workspace {
     pub fn new() -> Workspace {
         let dir = tempfile::tempdir().expect("create temp dir");
         let workspace = Workspace { dir };
-        workspace.write_idx_data("data/fashion", 20);
+        workspace.write_idx_data("data/fashion", 100);
         workspace.write(PIPELINE, PIPELINE_TEXT);
         workspace
     }

@@ -13,17 +13,20 @@
 
 mod cli;
 mod context;
+mod convert;
 mod error;
 mod execute;
 pub mod inputs;
 mod planner;
 mod shard;
+mod upstream;
 
 pub mod embed;
 pub mod prepare;
 pub mod reweight;
 pub mod select;
 pub mod train;
+mod train_metrics;
 
 pub use cli::{
     StageArgs, embed_main, embed_merge_main, init_logging, run_stage_command, stage_main,

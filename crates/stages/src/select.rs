@@ -1,115 +1,67 @@
 //! Select body: choose the coreset among the training rows.
 //!
-//! Inputs: prepare `split` u8 [N]; embed `features` f32 [N, D].
-//! Outputs: `indices` u32 [M], ascending prepare rows of the kept training
-//! examples; `scores` f32 [N], -1 for rows that are not training rows.
+//! Inputs: prepare `labels`, `clean_labels`, `split` [N]; embed `features`
+//! f32 [N, D]. Outputs: `indices` u32 [M], ascending prepare rows of the kept
+//! training examples; `scores` f32 [N], the distance to the class's median
+//! feature vector, -1 for rows that are not training rows.
 
-use cwerm_config::{SelectMethod, Stage};
+use cwerm_config::Stage;
+use cwerm_coreset::{SelectInput, select};
 use cwerm_store::Tensor;
 use serde_json::json;
 
 use crate::context::{StageContext, StageOutput};
 use crate::error::StageError;
+use crate::upstream::{Features, PreparedLabels};
 
 /// Version of the select object layout.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
-/// Chooses the coreset.
-///
-/// TODO: placeholder body. The score is the Euclidean distance to the mean
-/// training feature over all classes, `moderate` keeps the k rows closest to
-/// it instead of the per-class median band, and `random` ranks rows by a
-/// seeded hash; k = max(1, round(ratio * training rows)).
+/// Chooses the coreset with `select.method` and `select.ratio`.
 pub fn run(context: &StageContext<'_>) -> Result<StageOutput, StageError> {
-    let split = context.tensor(Stage::Prepare, "split")?;
-    let split = split.as_u8()?;
-    let (features, dimensions) = features(context)?;
-    let rows = split.len();
-    if features.len() != rows * dimensions {
-        return Err(context.invalid_input(format!(
-            "embed `features` has {} rows, prepare has {rows}",
-            features.len() / dimensions.max(1)
-        )));
+    let prepared = PreparedLabels::read(context)?;
+    let features = Features::read(context, prepared.rows())?;
+    let input = SelectInput {
+        features: &features.values,
+        dim: features.dim,
+        labels: &prepared.labels,
+        split: &prepared.split,
+        num_classes: prepared.num_classes,
+        clean_labels: Some(&prepared.clean_labels),
+    };
+    let config = &context.pipeline.select;
+    let selection = select(&input, config, context.seed.unwrap_or(0))
+        .map_err(|error| StageError::algorithm(Stage::Select, error))?;
+
+    let kept: Vec<usize> = selection.class_sizes.iter().map(|size| size.kept).collect();
+    let train: Vec<usize> = selection
+        .class_sizes
+        .iter()
+        .map(|size| size.train)
+        .collect();
+    tracing::info!(
+        "select: coreset of {} rows, per class {kept:?}",
+        selection.indices.len()
+    );
+    if let Some(noise) = &selection.noise {
+        tracing::info!(
+            "select: flipped labels {:.1}% inside the coreset vs {:.1}% in the training split",
+            100.0 * noise.coreset,
+            100.0 * noise.train
+        );
     }
 
-    let training: Vec<usize> = (0..rows).filter(|&row| split[row] == 0).collect();
-    if training.is_empty() {
-        return Err(context.invalid_input("the prepare object has no training rows to select from"));
-    }
-
-    let mean = mean_feature(&features, dimensions, &training);
-    let mut scores = vec![-1.0f32; rows];
-    for &row in &training {
-        scores[row] = distance(&features[row * dimensions..(row + 1) * dimensions], &mean);
-    }
-
-    let select = &context.pipeline.select;
-    let keep = ((select.ratio * training.len() as f64).round() as usize).clamp(1, training.len());
-    let mut ranked = training.clone();
-    match select.method {
-        SelectMethod::All => {}
-        SelectMethod::Moderate => {
-            ranked.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
-            ranked.truncate(keep);
-        }
-        SelectMethod::Random => {
-            let seed = context.seed.unwrap_or_default();
-            ranked.sort_by_key(|&row| random_rank(seed, row));
-            ranked.truncate(keep);
-        }
-    }
-    ranked.sort_unstable();
-
-    let indices: Vec<u32> = ranked.iter().map(|&row| row as u32).collect();
-    let summary = json!({"kept": indices.len(), "training_rows": training.len()});
-    Ok(StageOutput {
-        tensors: vec![
-            Tensor::from_u32("indices", vec![indices.len()], &indices)?,
-            Tensor::from_f32("scores", vec![rows], &scores)?,
-        ],
-        summary,
-    })
-}
-
-/// Reads the embed `features` [N, D] as a flat row-major vector and D.
-pub(crate) fn features(context: &StageContext<'_>) -> Result<(Vec<f32>, usize), StageError> {
-    let tensor = context.tensor(Stage::Embed, "features")?;
-    if tensor.shape.len() != 2 {
-        return Err(context.invalid_input(format!(
-            "embed tensor `features` has shape {:?}, expected [N, D]",
-            tensor.shape
-        )));
-    }
-    let dimensions = tensor.shape[1];
-    Ok((tensor.to_f32()?, dimensions))
-}
-
-fn mean_feature(features: &[f32], dimensions: usize, rows: &[usize]) -> Vec<f32> {
-    let mut sum = vec![0f64; dimensions];
-    for &row in rows {
-        for (total, &value) in sum
-            .iter_mut()
-            .zip(&features[row * dimensions..(row + 1) * dimensions])
-        {
-            *total += f64::from(value);
-        }
-    }
-    sum.iter()
-        .map(|total| (total / rows.len() as f64) as f32)
-        .collect()
-}
-
-pub(crate) fn distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(x - y).powi(2))
-        .sum::<f64>()
-        .sqrt() as f32
-}
-
-fn random_rank(seed: u64, row: usize) -> [u8; 32] {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(&seed.to_le_bytes());
-    hasher.update(&(row as u64).to_le_bytes());
-    *hasher.finalize().as_bytes()
+    let summary = json!({
+        "coreset_rows": selection.indices.len(),
+        "kept_per_class": kept,
+        "train_per_class": train,
+        "flipped_fraction_coreset": selection.noise.map(|noise| noise.coreset),
+        "flipped_fraction_train": selection.noise.map(|noise| noise.train),
+    });
+    let rows = prepared.rows();
+    let tensors = vec![
+        Tensor::from_u32("indices", vec![selection.indices.len()], &selection.indices)?,
+        Tensor::from_f32("scores", vec![rows], &selection.scores)?,
+    ];
+    Ok(StageOutput { tensors, summary })
 }

@@ -1,107 +1,240 @@
-//! Train body: broadcast the coreset weights and fit the final classifier.
+//! Train body: broadcast the coreset weights to the rows trained on, train
+//! the final classifier on the weighted loss, and evaluate it.
 //!
-//! Inputs: prepare `split` u8 [N], `labels` and `clean_labels` u32 [N]; embed
-//! `features` f32 [N, D]; reweight `indices` u32 [M'] and `coreset_weights`
-//! f32 [M'].
-//! Outputs: `indices` u32 [T] ascending (the rows trained on), `weights` f32
-//! [T], `test_predictions` u32 [number of test rows]; metrics in the summary.
+//! Inputs: prepare labels and splits, embed `features` [N, D], reweight
+//! `indices` [M'] and `coreset_weights` [M'] (and its learner and meta-net
+//! for `broadcast = "meta-net"`). Outputs: `indices` u32 [T] ascending (all
+//! training rows, or the reweighted coreset rows for `on = "coreset"`),
+//! `weights` f32 [T], the classifier parameters (`learner.*`),
+//! `test_predictions` u32 [test rows, ascending] and `epoch_losses` f32.
+//! The summary holds the metrics.
 
-use cwerm_config::{Stage, TrainOn};
+use cwerm_config::{Broadcast, Stage, TrainOn};
+use cwerm_learners::{Learner, MetaNet, load_learner};
 use cwerm_store::Tensor;
-use serde_json::json;
+use cwerm_train::broadcast::{BroadcastInput, BroadcastWeights, MetaNetWeights, Rule, broadcast};
+use cwerm_train::erm::{ErmInput, predict, train_weighted};
+use cwerm_train::neighbors::SearchConfig;
 
 use crate::context::{StageContext, StageOutput};
+use crate::convert::{named_candle_tensors, to_candle, to_store};
 use crate::error::StageError;
-use crate::reweight::mean;
-use crate::select::{distance, features};
+use crate::train_metrics::{Evaluation, evaluate};
+use crate::upstream::{Features, PreparedLabels};
 
 /// Version of the train object layout.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
-/// Trains the final classifier.
-///
-/// TODO: placeholder body. Every broadcast rule acts as `constant` (rows
-/// outside the coreset get the mean coreset weight), and the classifier is
-/// 1-nearest-neighbour over the weighted coreset instead of a trained learner.
+/// Rows per chunk when the meta-net rule computes per-row losses.
+const LOSS_CHUNK: usize = 4096;
+
+/// Trains and evaluates the final classifier.
 pub fn run(context: &StageContext<'_>) -> Result<StageOutput, StageError> {
-    let split = context.tensor(Stage::Prepare, "split")?;
-    let split = split.as_u8()?;
-    let labels = context.tensor(Stage::Prepare, "labels")?.to_u32()?;
-    let clean_labels = context.tensor(Stage::Prepare, "clean_labels")?.to_u32()?;
-    let (features, dimensions) = features(context)?;
-    let coreset = context.tensor(Stage::Reweight, "indices")?.to_u32()?;
-    let coreset_weights = context
-        .tensor(Stage::Reweight, "coreset_weights")?
-        .to_f32()?;
-    if coreset.is_empty() || coreset.len() != coreset_weights.len() {
-        return Err(context.invalid_input(format!(
-            "reweight holds {} indices and {} weights, expected the same non-zero count",
-            coreset.len(),
-            coreset_weights.len()
-        )));
-    }
-    if let Some(&row) = coreset.iter().find(|&&row| row as usize >= split.len()) {
-        return Err(context.invalid_input(format!(
-            "reweight index {row} is out of range for {} prepare rows",
-            split.len()
-        )));
-    }
+    let prepared = PreparedLabels::read(context)?;
+    let features = Features::read(context, prepared.rows())?;
+    let reweight = context.object(Stage::Reweight)?;
+    let sources = reweight.tensor("indices")?.to_u32()?;
+    let source_weights = reweight.tensor("coreset_weights")?.to_f32()?;
 
-    let constant = mean(&coreset_weights) as f32;
-    let rows: Vec<u32> = match context.pipeline.train.on {
-        TrainOn::All => (0..split.len() as u32)
-            .filter(|&row| split[row as usize] == 0)
-            .collect(),
-        TrainOn::Coreset => coreset.clone(),
+    let config = &context.pipeline.train;
+    let targets = match config.on {
+        TrainOn::All => prepared.rows_of_split(cwerm_data::SPLIT_TRAIN),
+        TrainOn::Coreset => sources.clone(),
     };
-    let weights: Vec<f32> = rows
-        .iter()
-        .map(|row| match coreset.binary_search(row) {
-            Ok(position) => coreset_weights[position],
-            Err(_) => constant,
-        })
-        .collect();
+    let candle_features = to_candle(
+        Stage::Train,
+        features.values.clone(),
+        &[prepared.rows(), features.dim],
+    )?;
+    let spread = spread_weights(
+        context,
+        &prepared,
+        &features,
+        &candle_features,
+        &targets,
+        &sources,
+        &source_weights,
+    )?;
+    require_some_weight(context, &spread.weights)?;
 
-    let test_rows: Vec<usize> = (0..split.len()).filter(|&row| split[row] == 2).collect();
-    let feature_row = |row: usize| &features[row * dimensions..(row + 1) * dimensions];
-    let predictions: Vec<u32> = test_rows
+    let test_rows = prepared.rows_of_split(cwerm_data::SPLIT_TEST);
+    let test_features = select_rows(&candle_features, &test_rows)?;
+    let input = ErmInput {
+        features: &candle_features,
+        labels: &prepared.labels,
+        rows: &targets,
+        weights: &spread.weights,
+        classes: prepared.num_classes,
+    };
+    let trained = train_weighted(
+        &input,
+        Some(&test_features),
+        config,
+        context.seed.unwrap_or(0),
+    )
+    .map_err(|error| StageError::algorithm(Stage::Train, error))?;
+    let test_predictions = trained.test_predictions.unwrap_or_default();
+    let meta_rows = prepared.rows_of_split(cwerm_data::SPLIT_META);
+    let meta_predictions = predict(
+        trained.learner.as_ref(),
+        &select_rows(&candle_features, &meta_rows)?,
+    )
+    .map_err(|error| StageError::algorithm(Stage::Train, error))?;
+
+    let evaluation = Evaluation {
+        prepared: &prepared,
+        targets: &targets,
+        spread: &spread,
+        test_rows: &test_rows,
+        test_predictions: &test_predictions,
+        meta_rows: &meta_rows,
+        meta_predictions: &meta_predictions,
+        epoch_losses: &trained.epoch_losses,
+        broadcast: config.broadcast,
+    };
+    let summary =
+        evaluate(&evaluation).map_err(|error| StageError::algorithm(Stage::Train, error))?;
+
+    let mut tensors = vec![
+        Tensor::from_u32("indices", vec![targets.len()], &targets)?,
+        Tensor::from_f32("weights", vec![targets.len()], &spread.weights)?,
+        Tensor::from_u32(
+            "test_predictions",
+            vec![test_predictions.len()],
+            &test_predictions,
+        )?,
+    ];
+    let losses: Vec<f32> = trained
+        .epoch_losses
         .iter()
-        .map(|&test| {
-            let nearest = coreset
-                .iter()
-                .map(|&row| row as usize)
-                .min_by(|&a, &b| {
-                    distance(feature_row(test), feature_row(a))
-                        .total_cmp(&distance(feature_row(test), feature_row(b)))
-                        .then(a.cmp(&b))
-                })
-                .expect("the coreset is not empty");
-            labels[nearest]
-        })
+        .map(|loss| *loss as f32)
         .collect();
-    let correct = test_rows
-        .iter()
-        .zip(&predictions)
-        .filter(|&(&row, &predicted)| clean_labels[row] == predicted)
-        .count();
-    let accuracy = if test_rows.is_empty() {
-        None
+    tensors.push(Tensor::from_f32(
+        "epoch_losses",
+        vec![losses.len()],
+        &losses,
+    )?);
+    let parameters = trained
+        .learner
+        .named_tensors()
+        .map_err(|error| StageError::algorithm(Stage::Train, error))?;
+    for (name, tensor) in &parameters {
+        tensors.push(to_store(Stage::Train, name, tensor)?);
+    }
+    Ok(StageOutput { tensors, summary })
+}
+
+/// Gives every target row a weight: its own learned weight when it has one,
+/// else the value of the `train.broadcast` rule.
+fn spread_weights(
+    context: &StageContext<'_>,
+    prepared: &PreparedLabels,
+    features: &Features,
+    candle_features: &candle_core::Tensor,
+    targets: &[u32],
+    sources: &[u32],
+    source_weights: &[f32],
+) -> Result<BroadcastWeights, StageError> {
+    let config = &context.pipeline.train;
+    let input = BroadcastInput {
+        features: &features.values,
+        dim: features.dim,
+        labels: &prepared.labels,
+        targets,
+        sources,
+        source_weights,
+    };
+
+    let meta_net = if config.broadcast == Broadcast::MetaNet {
+        Some(meta_net_row_weights(
+            context,
+            prepared,
+            candle_features,
+            targets,
+        )?)
     } else {
-        Some(correct as f64 / test_rows.len() as f64)
+        None
     };
+    let rule = Rule::from_config(config, meta_net.as_deref().map(MetaNetWeights::PerRow))
+        .map_err(|error| StageError::algorithm(Stage::Train, error))?;
+    let spread = broadcast(&input, rule, &SearchConfig::default())
+        .map_err(|error| StageError::algorithm(Stage::Train, error))?;
+    if spread.fallback_rows > 0 {
+        tracing::warn!(
+            "train: {} rows of labels {:?} have no reweighted row of their label and took the nearest row's weight",
+            spread.fallback_rows,
+            spread.fallback_labels
+        );
+    }
+    Ok(spread)
+}
 
-    let summary = json!({
-        "train_rows": rows.len(),
-        "mean_weight": mean(&weights),
-        "test_rows": test_rows.len(),
-        "test_accuracy": accuracy,
-    });
-    Ok(StageOutput {
-        tensors: vec![
-            Tensor::from_u32("indices", vec![rows.len()], &rows)?,
-            Tensor::from_f32("weights", vec![weights.len()], &weights)?,
-            Tensor::from_u32("test_predictions", vec![predictions.len()], &predictions)?,
-        ],
-        summary,
-    })
+/// Applies the learned meta-net to each target row's loss under the learner
+/// that reweight trained; returns one weight per prepare row `[N]` (rows that
+/// are not targets get 0 and are never read).
+fn meta_net_row_weights(
+    context: &StageContext<'_>,
+    prepared: &PreparedLabels,
+    features: &candle_core::Tensor,
+    targets: &[u32],
+) -> Result<Vec<f32>, StageError> {
+    let reweight = context.object(Stage::Reweight)?;
+    let algorithm =
+        |error: cwerm_learners::LearnerError| StageError::algorithm(Stage::Train, error);
+    let learner_tensors = named_candle_tensors(Stage::Train, reweight, "learner.")?;
+    let meta_net_tensors = named_candle_tensors(Stage::Train, reweight, "meta_net.")?;
+    if meta_net_tensors.is_empty() {
+        return Err(context.invalid_input(
+            "`broadcast = \"meta-net\"` needs a meta-net, but the reweight object has none \
+             (`reweight.method = \"uniform\"`); choose another broadcast rule",
+        ));
+    }
+    let learner: Box<dyn Learner> = load_learner(&learner_tensors).map_err(algorithm)?;
+    let meta_net = MetaNet::from_named(&meta_net_tensors).map_err(algorithm)?;
+
+    let mut weights = vec![0.0f32; prepared.rows()];
+    for chunk in targets.chunks(LOSS_CHUNK) {
+        let rows = select_rows(features, chunk)?;
+        let labels: Vec<u32> = chunk
+            .iter()
+            .map(|&row| prepared.labels[row as usize])
+            .collect();
+        let labels = candle_core::Tensor::new(labels.as_slice(), &candle_core::Device::Cpu)
+            .map_err(|error| StageError::algorithm(Stage::Train, error))?;
+        let losses = learner
+            .per_example_losses(&rows, &labels)
+            .map_err(algorithm)?;
+        let chunk_weights = meta_net
+            .weights(&losses.detach())
+            .and_then(|weights| Ok(weights.to_vec1::<f32>()?))
+            .map_err(algorithm)?;
+        for (&row, weight) in chunk.iter().zip(chunk_weights) {
+            weights[row as usize] = weight;
+        }
+    }
+    Ok(weights)
+}
+
+/// Rejects weights that are all zero, which would train nothing.
+fn require_some_weight(context: &StageContext<'_>, weights: &[f32]) -> Result<(), StageError> {
+    if weights.iter().any(|&weight| weight > 0.0) {
+        return Ok(());
+    }
+    let reweight = context.object(Stage::Reweight)?;
+    Err(context.invalid_input(format!(
+        "every training weight is 0 (the meta-net in reweight object {} collapsed); set \
+         `train.broadcast = \"constant\"` or raise `reweight.steps`",
+        reweight.path().display()
+    )))
+}
+
+/// Rows `rows` of `features` `[N, D]` as a new tensor `[rows, D]`.
+fn select_rows(
+    features: &candle_core::Tensor,
+    rows: &[u32],
+) -> Result<candle_core::Tensor, StageError> {
+    let index = candle_core::Tensor::new(rows, features.device())
+        .and_then(|index| features.index_select(&index, 0))
+        .map_err(|error| StageError::algorithm(Stage::Train, error))?;
+    Ok(index)
 }
