@@ -1,19 +1,29 @@
-//! `cwerm`: runs pipeline files stage by stage, reports what is cached, and
-//! dispatches `cwerm <name> ARGS...` to the executable `cwerm-<name>`,
-//! git-style.
+//! `cwerm`: runs pipeline files stage by stage, reports what is cached,
+//! compares methods over seeds, and dispatches `cwerm <name> ARGS...` to the
+//! executable `cwerm-<name>`, git-style.
 //!
 //! `cwerm run` spawns the stage binaries (`cwerm-prepare` ... `cwerm-train`)
-//! in pipeline order and skips each stage whose output is cached. Executables
-//! are looked up beside the `cwerm` executable first, then on `PATH`.
+//! in pipeline order, skips each stage whose output is cached, and after the
+//! train stage prints a short summary of its metrics. `cwerm compare` runs
+//! the same code path once per method and seed. Executables are looked up
+//! beside the `cwerm` executable first, then on `PATH`.
+
+mod compare;
+mod runner;
+mod summary;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, ExitStatus};
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cwerm_config::{Pipeline, Stage};
-use cwerm_stages::{Planner, StageError, StageState, status_line};
-use cwerm_store::{ARTIFACTS_ENV, Store};
+use cwerm_stages::{Planner, StageError};
+use cwerm_store::Store;
+
+use compare::{CompareArgs, CompareError};
+use runner::{RunnerError, StageLines, run_pipeline};
+use summary::{MetricsError, TrainMetrics};
 
 /// Coreset-reweighted ERM: train classifiers on noisy or imbalanced labels.
 #[derive(Parser)]
@@ -31,7 +41,9 @@ struct Cli {
 enum CliCommand {
     /// Runs the pipeline's stages in order, skipping each cached one. Prints
     /// one line per stage: ran or cached, the stage, the object hash prefix
-    /// and the wall time of the run that made the object.
+    /// and the wall time of the run that made the object. After the train
+    /// stage it prints the test accuracy, how the weights separate flipped
+    /// from clean labels, and the path of the metrics file.
     Run {
         /// Pipeline file (TOML).
         pipeline: PathBuf,
@@ -52,49 +64,16 @@ enum CliCommand {
         pipeline: PathBuf,
     },
 
+    /// Runs the methods erm, w-erm, coreset-random, coreset-moderate, cw-erm
+    /// and cw-erm-constant as key overrides of one pipeline over several
+    /// seeds, then writes results.md, results.csv, runs.csv and SVG plots to
+    /// the output folder and prints the Markdown table.
+    Compare(CompareArgs),
+
     /// Runs the executable `cwerm-<name>` with the remaining arguments, e.g.
     /// `cwerm prepare --pipeline FILE`.
     #[command(external_subcommand)]
     External(Vec<OsString>),
-}
-
-/// Errors of the runner itself. A stage binary that fails prints its own
-/// error, and the runner exits with that binary's code.
-#[derive(Debug, thiserror::Error)]
-enum RunnerError {
-    /// Boxed because a `StageError` is large and most results are `Ok`.
-    #[error(transparent)]
-    Stage(Box<StageError>),
-
-    #[error(
-        "unknown command `{name}`: no executable `cwerm-{name}` beside {beside} or on PATH; built-in commands: run, status; stage commands: prepare, embed, select, reweight, train"
-    )]
-    UnknownCommand { name: String, beside: String },
-
-    #[error("{program}: cannot start: {source}")]
-    Spawn {
-        program: PathBuf,
-        source: std::io::Error,
-    },
-
-    #[error("{program} was stopped by signal {signal}")]
-    Signalled { program: PathBuf, signal: i32 },
-}
-
-impl From<StageError> for RunnerError {
-    fn from(error: StageError) -> RunnerError {
-        RunnerError::Stage(Box::new(error))
-    }
-}
-
-impl RunnerError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            RunnerError::Stage(error) => error.exit_code(),
-            RunnerError::UnknownCommand { .. } => 2,
-            RunnerError::Spawn { .. } | RunnerError::Signalled { .. } => 1,
-        }
-    }
 }
 
 fn main() -> ExitCode {
@@ -102,83 +81,99 @@ fn main() -> ExitCode {
     cwerm_stages::init_logging();
     let store = Store::from_flag_or_env(cli.artifacts.as_deref());
 
-    let result = match cli.command {
+    match cli.command {
         CliCommand::Run {
             pipeline,
             until,
             force,
-        } => run(&pipeline, &store, until.unwrap_or(Stage::Train), &force),
-        CliCommand::Status { pipeline } => status(&pipeline, &store),
-        CliCommand::External(args) => external(&args, cli.artifacts.as_deref()),
-    };
+        } => finish(
+            run(&pipeline, &store, until.unwrap_or(Stage::Train), &force),
+            RunCommandError::exit_code,
+            RunCommandError::already_printed,
+        ),
+        CliCommand::Status { pipeline } => {
+            finish(status(&pipeline, &store), RunnerError::exit_code, |_| false)
+        }
+        CliCommand::Compare(args) => finish(
+            compare::compare(&args, &store, &command_line()),
+            CompareError::exit_code,
+            |_| false,
+        ),
+        CliCommand::External(args) => finish(
+            runner::external(&args, cli.artifacts.as_deref()),
+            RunnerError::exit_code,
+            |_| false,
+        ),
+    }
+}
+
+/// Prints an error as one line on stderr unless a stage executable already
+/// printed it, and returns the exit code.
+fn finish<E: std::fmt::Display>(
+    result: Result<ExitCode, E>,
+    exit_code: fn(&E) -> u8,
+    already_printed: fn(&E) -> bool,
+) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(error.exit_code())
+            if !already_printed(&error) {
+                eprintln!("error: {error}");
+            }
+            ExitCode::from(exit_code(&error))
         }
     }
 }
 
-/// `cwerm run`: plans each stage just before it would run, so a stage's key
-/// can use the objects that the stages before it have just written.
+/// Errors of `cwerm run`.
+#[derive(Debug, thiserror::Error)]
+enum RunCommandError {
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+}
+
+impl RunCommandError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            RunCommandError::Runner(error) => error.exit_code(),
+            RunCommandError::Metrics(_) => 1,
+        }
+    }
+
+    fn already_printed(&self) -> bool {
+        matches!(self, RunCommandError::Runner(error) if error.already_printed())
+    }
+}
+
+/// `cwerm run`: the stage lines, then the train metrics summary when the
+/// train stage was part of the run.
 fn run(
     pipeline_path: &Path,
     store: &Store,
     until: Stage,
     force: &[Stage],
-) -> Result<ExitCode, RunnerError> {
-    let pipeline = Pipeline::load(pipeline_path).map_err(StageError::from)?;
-    let mut planner = Planner::new(pipeline_path, &pipeline, store);
+) -> Result<ExitCode, RunCommandError> {
+    let pipeline = Pipeline::load(pipeline_path)
+        .map_err(|error| RunnerError::from(StageError::from(error)))?;
+    let runs = run_pipeline(
+        pipeline_path,
+        &pipeline,
+        store,
+        until,
+        force,
+        StageLines::Print,
+    )?;
 
-    for stage in Stage::ALL.into_iter().take_while(|stage| *stage <= until) {
-        let forced = force.contains(&stage);
-        if !forced {
-            let plan = planner.plan(stage)?;
-            if let StageState::Cached { record } = &plan.state {
-                println!(
-                    "{}",
-                    status_line(
-                        "cached",
-                        stage,
-                        Some(&record.object),
-                        Some(record.wall_seconds)
-                    )
-                );
-                continue;
-            }
-            tracing::debug!(stage = stage.name(), state = ?plan.state, "stage is not cached, running it");
-        }
-
-        let status = run_stage_binary(stage, pipeline_path, store.root(), forced)?;
-        if !status.success() {
-            return exit_code_of(status, &stage.binary());
+    if let Some(train) = runs.iter().find(|run| run.stage == Stage::Train) {
+        let metrics = TrainMetrics::read(store, &train.key, pipeline_path)?;
+        for line in metrics.summary_lines() {
+            println!("{line}");
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn run_stage_binary(
-    stage: Stage,
-    pipeline_path: &Path,
-    root: &Path,
-    force: bool,
-) -> Result<ExitStatus, RunnerError> {
-    let name = stage.binary();
-    let program = find_executable(&name).ok_or_else(|| unknown_command(stage.name()))?;
-    let mut command = Command::new(&program);
-    command
-        .arg("--pipeline")
-        .arg(pipeline_path)
-        .arg("--artifacts")
-        .arg(root);
-    if force {
-        command.arg("--force");
-    }
-    tracing::debug!(program = %program.display(), force, "spawning stage binary");
-    command
-        .status()
-        .map_err(|source| RunnerError::Spawn { program, source })
 }
 
 /// `cwerm status`: one line per stage, nothing run and nothing written.
@@ -191,94 +186,21 @@ fn status(pipeline_path: &Path, store: &Store) -> Result<ExitCode, RunnerError> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// `cwerm <name> ARGS...`: runs `cwerm-<name>` with ARGS. A `--artifacts`
-/// given before the name reaches it as `$CWERM_ARTIFACTS`.
-fn external(args: &[OsString], artifacts: Option<&Path>) -> Result<ExitCode, RunnerError> {
-    let name = args
-        .first()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let valid_name = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    let program = valid_name
-        .then(|| find_executable(&format!("cwerm-{name}")))
-        .flatten()
-        .ok_or_else(|| unknown_command(&name))?;
-
-    let mut command = Command::new(&program);
-    command.args(&args[1..]);
-    if let Some(root) = artifacts {
-        command.env(ARTIFACTS_ENV, root);
-    }
-    tracing::debug!(program = %program.display(), "running external command");
-    let status = command.status().map_err(|source| RunnerError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
-    exit_code_of(status, &program.display().to_string())
-}
-
-/// Finds an executable file `name` beside the running `cwerm`, else on PATH.
-fn find_executable(name: &str) -> Option<PathBuf> {
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(name)));
-    let on_path = std::env::var_os("PATH")
-        .map(|path| {
-            std::env::split_paths(&path)
-                .map(|dir| dir.join(name))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    beside
-        .into_iter()
-        .chain(on_path)
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    let Ok(metadata) = std::fs::metadata(path) else {
-        return false;
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        metadata.is_file() && metadata.permissions().mode() & 0o111 != 0
-    }
-    #[cfg(not(unix))]
-    {
-        metadata.is_file()
-    }
-}
-
-fn unknown_command(name: &str) -> RunnerError {
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.display().to_string()))
-        .unwrap_or_else(|| "the cwerm executable".into());
-    RunnerError::UnknownCommand {
-        name: name.to_string(),
-        beside,
-    }
-}
-
-/// Converts a finished child's status into the exit code: the child's own
-/// code, or an error when a signal stopped it.
-fn exit_code_of(status: ExitStatus, program: &str) -> Result<ExitCode, RunnerError> {
-    if let Some(code) = status.code() {
-        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return Err(RunnerError::Signalled {
-                program: PathBuf::from(program),
-                signal,
-            });
+/// Rebuilds the command line as typed, with the program shown as `cwerm`
+/// and arguments quoted where a shell would need it.
+fn command_line() -> String {
+    let mut words = vec!["cwerm".to_string()];
+    words.extend(std::env::args_os().skip(1).map(|arg| {
+        let text = arg.to_string_lossy().into_owned();
+        let plain = !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=,:@+".contains(c));
+        if plain {
+            text
+        } else {
+            format!("'{}'", text.replace('\'', r"'\''"))
         }
-    }
-    Ok(ExitCode::from(1))
+    }));
+    words.join(" ")
 }

@@ -39,7 +39,8 @@ fn second_run_is_all_cached_and_writes_nothing() {
 
     // Both runs print the same object hash prefix per stage.
     let hashes = |text: &str| -> Vec<String> {
-        text.lines()
+        common::stage_lines(text)
+            .into_iter()
             .map(|line| line.split_whitespace().nth(2).unwrap().to_string())
             .collect()
     };

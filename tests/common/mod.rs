@@ -152,10 +152,22 @@ pub fn success(output: &Output) -> String {
     stdout(output)
 }
 
-/// `(word, stage)` of each `ran`/`cached`/`missing`/`stale` line.
-pub fn stage_words(stdout: &str) -> Vec<(String, String)> {
+/// Returns the `ran`/`cached`/`missing`/`stale` lines of a command's stdout,
+/// without the metrics summary that `cwerm run` prints after them.
+pub fn stage_lines(stdout: &str) -> Vec<&str> {
     stdout
         .lines()
+        .filter(|line| {
+            let word = line.split_whitespace().next().unwrap_or_default();
+            ["ran", "cached", "missing", "stale"].contains(&word)
+        })
+        .collect()
+}
+
+/// `(word, stage)` of each `ran`/`cached`/`missing`/`stale` line.
+pub fn stage_words(stdout: &str) -> Vec<(String, String)> {
+    stage_lines(stdout)
+        .into_iter()
         .map(|line| {
             let mut fields = line.split_whitespace();
             let word = fields.next().unwrap_or_default().to_string();

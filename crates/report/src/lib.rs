@@ -10,7 +10,7 @@ mod table;
 
 pub use plots::{WeightCurve, plot_weight_curves, plot_weight_histogram};
 pub use summary::{MethodSummary, RunResult, Stat, summarize};
-pub use table::{to_csv, to_markdown};
+pub use table::{runs_to_csv, to_csv, to_markdown};
 
 /// Errors of the report writers.
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,10 @@
-//! The comparison table as Markdown (for docs) and CSV (for other tools).
+//! The comparison table as Markdown (for docs) and CSV (for other tools),
+//! and the per-run results (one row per method and seed) as CSV.
 //!
 //! Accuracies and weights are printed as percentages or plain numbers with a
 //! fixed number of decimals, so two runs with equal results give equal text.
 
-use crate::summary::{MethodSummary, Stat};
+use crate::summary::{MethodSummary, RunResult, Stat};
 
 const STAGES: [&str; 5] = ["prepare", "embed", "select", "reweight", "train"];
 
@@ -72,6 +73,42 @@ pub fn to_csv(rows: &[MethodSummary]) -> String {
     text
 }
 
+/// Renders one CSV row per method and seed, in the order given, with the
+/// same empty-cell convention as [`to_csv`].
+pub fn runs_to_csv(results: &[RunResult]) -> String {
+    let mut header = vec![
+        "method",
+        "seed",
+        "accuracy",
+        "auroc",
+        "weight_clean_mean",
+        "weight_flipped_mean",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    header.extend(STAGES.iter().map(|stage| format!("{stage}_seconds")));
+
+    let mut text = header.join(",") + "\n";
+    for result in results {
+        let mut cells = vec![
+            result.method.clone(),
+            result.seed.to_string(),
+            format!("{:.6}", result.test_accuracy),
+            csv_value(result.auroc),
+            csv_value(result.mean_weight_clean),
+            csv_value(result.mean_weight_flipped),
+        ];
+        cells.extend(
+            STAGES
+                .iter()
+                .map(|stage| csv_value(result.stage_seconds.get(*stage).copied())),
+        );
+        text.push_str(&(cells.join(",") + "\n"));
+    }
+    text
+}
+
 fn markdown_stat(stat: Option<Stat>, decimals: usize) -> String {
     match stat {
         Some(stat) if stat.count > 1 => {
@@ -99,8 +136,8 @@ mod tests {
     use super::*;
     use crate::summary::{RunResult, summarize};
 
-    fn rows() -> Vec<MethodSummary> {
-        let result = |method: &str, seed, accuracy, auroc| RunResult {
+    fn result(method: &str, seed: u64, accuracy: f64, auroc: Option<f64>) -> RunResult {
+        RunResult {
             method: String::from(method),
             seed,
             test_accuracy: accuracy,
@@ -108,7 +145,10 @@ mod tests {
             mean_weight_clean: auroc.map(|_| 0.8),
             mean_weight_flipped: auroc.map(|_| 0.6),
             stage_seconds: BTreeMap::from([("train".to_string(), 2.0)]),
-        };
+        }
+    }
+
+    fn rows() -> Vec<MethodSummary> {
         summarize(&[
             result("erm", 0, 0.85, None),
             result("erm", 1, 0.87, None),
@@ -140,5 +180,24 @@ mod tests {
         assert_eq!(lines[0].split(',').count(), 13);
         assert_eq!(lines[1], "erm,2,0.860000,0.014142,,,,,,,,,2.000000");
         assert!(lines[2].starts_with("cw-erm,1,0.900000,0.000000,0.750000,"));
+    }
+
+    #[test]
+    fn runs_csv_has_a_row_per_seed() {
+        let text = runs_to_csv(&[
+            result("erm", 0, 0.85, None),
+            result("cw-erm", 3, 0.9, Some(0.75)),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[0],
+            "method,seed,accuracy,auroc,weight_clean_mean,weight_flipped_mean,prepare_seconds,embed_seconds,select_seconds,reweight_seconds,train_seconds"
+        );
+        assert_eq!(lines[1], "erm,0,0.850000,,,,,,,,2.000000");
+        assert_eq!(
+            lines[2],
+            "cw-erm,3,0.900000,0.750000,0.800000,0.600000,,,,,2.000000"
+        );
     }
 }

@@ -31,12 +31,14 @@ pub struct StageArgs {
 /// one-line error on stderr, and returns the exit code (2 for pipeline file
 /// errors, 1 for other errors).
 pub fn stage_main(stage: Stage, args: &StageArgs) -> ExitCode {
+    limit_candle_threads();
     init_logging();
     report(run_stage_command(stage, args), StageRun::line)
 }
 
 /// Runs `cwerm-embed`: the whole stage, or one shard with `--shard k/n`.
 pub fn embed_main(args: &StageArgs, shard: Option<Shard>) -> ExitCode {
+    limit_candle_threads();
     init_logging();
     let Some(shard) = shard else {
         return report(run_stage_command(Stage::Embed, args), StageRun::line);
@@ -87,6 +89,18 @@ pub fn run_stage_command(stage: Stage, args: &StageArgs) -> Result<StageRun, Sta
         stage,
         args.force,
     )
+}
+
+/// Keeps candle's element-wise thread pool to one thread unless
+/// `CANDLE_NUM_THREADS` is set. On a 2-core machine the pool's spin-waits
+/// made learner steps 3 to 6 times slower than one thread; matrix products
+/// and the encoder's kernels still use rayon's threads.
+fn limit_candle_threads() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: called at the start of a stage binary's `main`, before any
+        // other thread exists, so no thread reads the environment meanwhile.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
 }
 
 /// Sends `tracing` logs to stderr, at `info` unless `RUST_LOG` sets another filter.

@@ -222,7 +222,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let data = dir.path().join("data");
             std::fs::create_dir_all(&data).unwrap();
-            write_idx(&data, "train", 20);
+            write_idx(&data, "train", 100);
             write_idx(&data, "t10k", 10);
             let text = format!(
                 "name = \"t\"\nseed = 3\n[prepare]\npath = {:?}\nmeta_per_class = 1\n[embed]\nencoder = \"pixels\"\n[select]\nratio = 0.5\n[reweight]\n[train]\n",
@@ -323,7 +323,7 @@ mod tests {
             .unwrap();
         assert_eq!(train.seed, Some(3));
         assert_eq!(train.inputs.len(), 4);
-        assert_eq!(train.summary["train_rows"], 10);
+        assert_eq!(train.summary["train_rows"], 90);
     }
 
     #[test]
