@@ -27,7 +27,14 @@ use summary::{MetricsError, TrainMetrics};
 
 /// Coreset-reweighted ERM: train classifiers on noisy or imbalanced labels.
 #[derive(Parser)]
-#[command(name = "cwerm", version)]
+#[command(
+    name = "cwerm",
+    version,
+    after_help = "Other commands run the executable cwerm-<name> beside cwerm or on PATH:\n  \
+                  prepare, embed, select, reweight, train   one stage: cwerm <stage> --pipeline FILE\n  \
+                  embed-merge                               join embed shards: --pipeline FILE --shards N\n  \
+                  import-weights                            convert a legacy torch checkpoint: SRC.pth DST.safetensors"
+)]
 struct Cli {
     /// Artifact store directory [default: $CWERM_ARTIFACTS, else ./artifacts].
     #[arg(long, value_name = "DIR", global = true)]

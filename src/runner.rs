@@ -23,7 +23,7 @@ pub enum RunnerError {
     Stage(Box<StageError>),
 
     #[error(
-        "unknown command `{name}`: no executable `cwerm-{name}` beside {beside} or on PATH; built-in commands: run, status, compare; stage commands: prepare, embed, select, reweight, train"
+        "unknown command `{name}`: no executable `cwerm-{name}` beside {beside} or on PATH; built-in commands: run, status, compare; stage commands: prepare, embed, select, reweight, train; tools: embed-merge, import-weights"
     )]
     UnknownCommand { name: String, beside: String },
 

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use crate::error::ConfigError;
 use crate::pipeline::Pipeline;
+use crate::sections::{Broadcast, NoiseKind, ReweightMethod};
 
 impl Pipeline {
     pub(crate) fn validate(&self, path: &Path) -> Result<(), ConfigError> {
@@ -91,6 +92,15 @@ impl Pipeline {
                 return Err(invalid(key, "expected at least 1, found 0".into()));
             }
         }
+        for (key, value) in [
+            ("reweight.steps", reweight.steps),
+            ("train.epochs", train.epochs),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "expected at least 1, found 0".into()));
+            }
+        }
+        check_combinations(self, &invalid)?;
         check_optimizer(
             "train",
             train.lr,
@@ -101,6 +111,34 @@ impl Pipeline {
         )?;
         Ok(())
     }
+}
+
+/// Rejects settings that are valid one by one but contradict each other.
+fn check_combinations(
+    pipeline: &Pipeline,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let prepare = &pipeline.prepare;
+    if prepare.noise == NoiseKind::None && prepare.noise_rate > 0.0 {
+        return Err(invalid(
+            "prepare.noise_rate",
+            format!(
+                "found {} with `noise = \"none\"`; set `noise = \"symmetric\"` or `\"pair\"`, or the rate to 0",
+                prepare.noise_rate
+            ),
+        ));
+    }
+    if pipeline.train.broadcast == Broadcast::MetaNet
+        && pipeline.reweight.method == ReweightMethod::Uniform
+    {
+        return Err(invalid(
+            "train.broadcast",
+            "`meta-net` needs a learned meta-net, but `reweight.method = \"uniform\"` trains \
+             none; choose another rule or `reweight.method = \"meta-weight-net\"`"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn check_optimizer(

@@ -77,9 +77,22 @@ fn out_of_range_values_name_the_key() {
         ("[select]\n", "ratio = 0.0\n", "select.ratio"),
         ("[reweight]\n", "lr = -0.1\n", "reweight.lr"),
         ("[train]\n", "momentum = 1.5\n", "train.momentum"),
+        ("[train]\n", "epochs = 0\n", "train.epochs"),
+        ("[reweight]\n", "steps = 0\n", "reweight.steps"),
+        ("[prepare]\n", "noise = \"none\"\n", "prepare.noise_rate"),
     ] {
         let text = MINIMAL.replace(section, &format!("{section}{line}"));
         let message = parse(&text).unwrap_err().to_string();
         assert!(message.contains(key), "{key}: {message}");
     }
+}
+
+#[test]
+fn meta_net_broadcast_needs_meta_weight_net() {
+    let text = MINIMAL
+        .replace("[reweight]\n", "[reweight]\nmethod = \"uniform\"\n")
+        .replace("[train]\n", "[train]\nbroadcast = \"meta-net\"\n");
+    let message = parse(&text).unwrap_err().to_string();
+    assert!(message.contains("`train.broadcast`"), "{message}");
+    assert!(message.contains("reweight.method"), "{message}");
 }

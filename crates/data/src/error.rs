@@ -156,9 +156,10 @@ pub enum DataError {
     #[error("invalid data set: expected {expected}, found {found}")]
     InvalidDataset { expected: String, found: String },
 
-    /// A per-class count that exceeds the rows of a class.
+    /// A per-class count that exceeds the rows of a class. `requested`
+    /// includes the one training row that the meta hold-out must leave.
     #[error(
-        "prepare.{key} = {requested} exceeds the {available} {split} rows of class {class} (`{class_name}`)"
+        "prepare.{key}: {requested} rows needed, but class {class} (`{class_name}`) has only {available} {split} rows; lower prepare.{key}"
     )]
     NotEnoughRows {
         key: &'static str,

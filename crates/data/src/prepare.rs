@@ -86,6 +86,7 @@ pub fn prepare_from(raw: &RawDataset, config: &PrepareConfig) -> Result<Prepared
                 class_names,
                 split,
                 key: "subset_per_class",
+                keep: 0,
             };
             let mut train_draws = Draws::new(config.split_seed, Stream::TrainSubset);
             let mut test_draws = Draws::new(config.split_seed, Stream::TestSubset);
@@ -113,6 +114,7 @@ pub fn prepare_from(raw: &RawDataset, config: &PrepareConfig) -> Result<Prepared
         class_names,
         split: "training",
         key: "meta_per_class",
+        keep: 1,
     };
     let mut meta_draws = Draws::new(config.split_seed, Stream::MetaHoldOut);
     let meta_rows = choose_per_class(

@@ -25,6 +25,9 @@ pub(crate) struct ClassContext<'a> {
     pub split: &'static str,
     /// The `[prepare]` key of the count.
     pub key: &'static str,
+    /// Rows of each class that must remain after the draw: 1 for the meta
+    /// hold-out, so that every class keeps a training row, else 0.
+    pub keep: usize,
 }
 
 /// Draws exactly `per_class` rows of every class among `rows`.
@@ -38,10 +41,10 @@ pub(crate) fn choose_per_class(
     let groups = rows_by_class(labels, rows, context.class_names.len());
     let mut chosen = Vec::with_capacity(per_class * groups.len());
     for (class, group) in groups.iter().enumerate() {
-        if group.len() < per_class {
+        if group.len() < per_class + context.keep {
             return Err(DataError::NotEnoughRows {
                 key: context.key,
-                requested: per_class as u64,
+                requested: (per_class + context.keep) as u64,
                 split: context.split,
                 class: class as u32,
                 class_name: context.class_names[class].clone(),

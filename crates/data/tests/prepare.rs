@@ -246,7 +246,7 @@ fn subset_larger_than_a_class_is_rejected() {
     // The test split has exactly 1,000 images of each class.
     assert_eq!(
         error.to_string(),
-        "prepare.subset_per_class = 1001 exceeds the 1000 test rows of class 0 (`0`)"
+        "prepare.subset_per_class: 1001 rows needed, but class 0 (`0`) has only 1000 test rows; lower prepare.subset_per_class"
     );
 }
 
@@ -261,18 +261,33 @@ fn meta_per_class_larger_than_a_class_is_rejected() {
         },
     )
     .unwrap_err();
+    // 21 meta rows plus the one training row every class must keep.
     assert!(matches!(
         error,
         DataError::NotEnoughRows {
-            requested: 21,
+            requested: 22,
             available: 20,
             ..
         }
     ));
     assert_eq!(
         error.to_string(),
-        "prepare.meta_per_class = 21 exceeds the 20 training rows of class 0 (`0`)"
+        "prepare.meta_per_class: 22 rows needed, but class 0 (`0`) has only 20 training rows; lower prepare.meta_per_class"
     );
+}
+
+#[test]
+fn meta_set_must_leave_a_training_row() {
+    let error = prepare_from(
+        fashion_raw(),
+        &PrepareConfig {
+            subset_per_class: 20,
+            meta_per_class: 20,
+            ..fashion_config()
+        },
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("21 rows needed"), "{error}");
 }
 
 #[test]

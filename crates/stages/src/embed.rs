@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use cwerm_config::Stage;
+use cwerm_config::{EncoderKind, Stage};
 use cwerm_encoder::{Encoder, ImageShape, Progress, embed_rows, encoder_from_config};
 use cwerm_store::Tensor;
 use serde_json::json;
@@ -48,11 +48,12 @@ pub fn output(
     features: Vec<f32>,
 ) -> Result<StageOutput, StageError> {
     let config = &context.pipeline.embed;
+    let resolution = (config.encoder != EncoderKind::Pixels).then_some(config.resolution);
     let summary = json!({
         "rows": rows,
         "dimensions": dim,
         "encoder": config.encoder,
-        "resolution": config.resolution,
+        "resolution": resolution,
     });
     let tensors = vec![Tensor::from_f32("features", vec![rows, dim], &features)?];
     Ok(StageOutput { tensors, summary })
@@ -107,17 +108,18 @@ fn embed_range(
     let config = &context.pipeline.embed;
     let encoder: Box<dyn Encoder> = encoder_from_config(config, images.shape)
         .map_err(|error| StageError::algorithm(Stage::Embed, error))?;
+    let encoder_name = serde_json::to_value(config.encoder).unwrap_or_default();
+    let input = match config.encoder {
+        EncoderKind::Pixels => "raw pixels".to_string(),
+        EncoderKind::EfficientnetLite0 => format!("at {} px", config.resolution),
+    };
     tracing::info!(
-        "embed: {} rows of {}x{}x{} with {} at {} px",
+        "embed: {} rows of {}x{}x{} with {} {input}",
         rows.len(),
         images.shape.height,
         images.shape.width,
         images.shape.channels,
-        serde_json::to_value(config.encoder)
-            .unwrap_or_default()
-            .as_str()
-            .unwrap_or("?"),
-        config.resolution
+        encoder_name.as_str().unwrap_or("?"),
     );
     let values = embed_rows(
         encoder.as_ref(),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use cwerm_config::{Pipeline, Stage};
+use cwerm_config::{EncoderKind, Pipeline, Stage};
 use cwerm_store::{KeyParts, Object, StageRecord, Store, StoreError, cache_key, canonical_json};
 use serde_json::Value;
 
@@ -99,17 +99,26 @@ pub fn status_line(
 }
 
 /// The canonical config section that enters `stage`'s key, without the keys
-/// that only locate files (`prepare.path`, `embed.weights`): the content
-/// hashes of those files are key inputs, so a moved data set or weights file
-/// keeps its cache entries.
+/// that cannot change the output: `prepare.path` and `embed.weights` only
+/// locate files whose content hashes are key inputs, `embed.batch_size` does
+/// not change the features (each image is embedded independently of its
+/// batch), and the `pixels` encoder ignores `embed.resolution`.
 pub fn key_config(pipeline: &Pipeline, stage: Stage) -> Value {
     let mut config = pipeline.section_json(stage);
     if let Value::Object(section) = &mut config {
         match stage {
-            Stage::Prepare => section.remove("path"),
-            Stage::Embed => section.remove("weights"),
-            _ => None,
-        };
+            Stage::Prepare => {
+                section.remove("path");
+            }
+            Stage::Embed => {
+                section.remove("weights");
+                section.remove("batch_size");
+                if pipeline.embed.encoder == EncoderKind::Pixels {
+                    section.remove("resolution");
+                }
+            }
+            _ => {}
+        }
     }
     config
 }
@@ -290,5 +299,48 @@ impl<'a> Planner<'a> {
             }
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod key_config_tests {
+    use super::*;
+
+    fn pipeline(embed: &str) -> Pipeline {
+        let text =
+            format!("name = \"t\"\n[prepare]\n[embed]\n{embed}\n[select]\n[reweight]\n[train]\n");
+        Pipeline::parse(&text, Path::new("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn key_config_drops_batch_size_and_paths() {
+        let small = key_config(&pipeline("batch_size = 17"), Stage::Embed);
+        let large = key_config(&pipeline("batch_size = 256"), Stage::Embed);
+        assert_eq!(small, large);
+        assert!(small.get("weights").is_none());
+        assert_eq!(small["resolution"], 96);
+        assert!(
+            key_config(&pipeline(""), Stage::Prepare)
+                .get("path")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn pixels_key_ignores_resolution() {
+        let low = key_config(
+            &pipeline("encoder = \"pixels\"\nresolution = 32"),
+            Stage::Embed,
+        );
+        let high = key_config(
+            &pipeline("encoder = \"pixels\"\nresolution = 64"),
+            Stage::Embed,
+        );
+        assert_eq!(low, high);
+        let lite0 = key_config(&pipeline("resolution = 64"), Stage::Embed);
+        assert_ne!(
+            lite0,
+            key_config(&pipeline("resolution = 96"), Stage::Embed)
+        );
     }
 }

@@ -73,6 +73,7 @@ pub fn run(context: &StageContext<'_>) -> Result<StageOutput, StageError> {
         context.seed.unwrap_or(0),
     )
     .map_err(|error| StageError::algorithm(Stage::Train, error))?;
+    warn_if_loss_rose(&trained.epoch_losses);
     let test_predictions = trained.test_predictions.unwrap_or_default();
     let meta_rows = prepared.rows_of_split(cwerm_data::SPLIT_META);
     let meta_predictions = predict(
@@ -213,6 +214,19 @@ fn meta_net_row_weights(
         }
     }
     Ok(weights)
+}
+
+/// Warns when the last epoch's loss is above the first one's, the usual sign
+/// of a learning rate too large for the features.
+fn warn_if_loss_rose(epoch_losses: &[f64]) {
+    if let (Some(first), Some(last)) = (epoch_losses.first(), epoch_losses.last())
+        && last > first
+    {
+        tracing::warn!(
+            "train: the training loss rose from {first:.4} in the first epoch to {last:.4} in the \
+             last; lower `train.lr`"
+        );
+    }
 }
 
 /// Rejects weights that are all zero, which would train nothing.

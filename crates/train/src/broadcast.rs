@@ -3,7 +3,7 @@
 //! Meta-Weight-Net learns a weight for each source row (normally the
 //! coreset). The final training needs a weight for each target row (normally
 //! every training row). A target row that is also a source row keeps its own
-//! weight; the rule fills the others:
+//! weight under every rule but `constant`; the rule fills the others:
 //! - `nearest`: the weight of the nearest source row by Euclidean distance,
 //!   label-blind, ties to the lower row. This is the rule of Jafari et al.,
 //!   "The Power of Few" (ICASSP 2024).
@@ -14,7 +14,9 @@
 //!   rows, label-blind. When some of them lie at distance 0, the weight is the
 //!   plain mean of those coincident rows, which is the limit of the
 //!   inverse-distance mean as their distance goes to 0.
-//! - `constant`: the mean source weight (the ablation).
+//! - `constant`: the mean source weight for every target row, source rows
+//!   included. It is the ablation that separates reweighting from a plain
+//!   change of learning rate, so no row may keep a learned weight.
 //! - `meta-net`: weights supplied by the caller, per row or from a function,
 //!   so this module does not depend on the learner code.
 //!
@@ -169,7 +171,7 @@ pub enum BroadcastError {
 }
 
 /// Gives every target row a weight: its own learned weight when it is a
-/// source row, otherwise the one `rule` assigns.
+/// source row (except under `constant`), otherwise the one `rule` assigns.
 pub fn broadcast(
     input: &BroadcastInput<'_>,
     rule: Rule<'_>,
@@ -186,7 +188,8 @@ pub fn broadcast(
         while source < input.sources.len() && input.sources[source] < row {
             source += 1;
         }
-        if source < input.sources.len() && input.sources[source] == row {
+        let keeps_own = !matches!(rule, Rule::Constant);
+        if keeps_own && source < input.sources.len() && input.sources[source] == row {
             weights[position] = input.source_weights[source];
         } else {
             fill_positions.push(position);

@@ -102,10 +102,13 @@ fn knn_at_zero_distance_averages_coincident_sources() {
 }
 
 #[test]
-fn constant_fills_mean_source_weight() {
-    // Mean of 0.1 and 0.9 is 0.5; rows 0 and 3 keep their own weight.
+fn constant_gives_every_row_mean_weight() {
+    // Mean of 0.1 and 0.9 is 0.5; the source rows 0 and 3 get it too, so the
+    // ablation carries no per-row signal.
     let result = run(Rule::Constant).unwrap();
-    assert_close(&result.weights, &[0.1, 0.5, 0.5, 0.9, 0.5, 0.5]);
+    assert_close(&result.weights, &[0.5; 6]);
+    assert_eq!(result.own, 0);
+    assert_eq!(result.filled, 6);
 }
 
 #[test]

@@ -3,8 +3,8 @@
 //! dropping the `num_batches_tracked` counters. The output is written atomically.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 use cwerm_encoder::{ExpectedCounts, import_weights};
 
@@ -18,16 +18,20 @@ struct Args {
     dst: PathBuf,
 }
 
-fn main() -> anyhow::Result<()> {
+/// Prints one `error:` line and exits 1 on failure, like the stage binaries.
+fn main() -> ExitCode {
     let args = Args::parse();
-    let summary = import_weights(&args.src, &args.dst, ExpectedCounts::EFFICIENTNET_LITE0)
-        .with_context(|| {
-            format!(
-                "importing {} into {}",
+    let summary = match import_weights(&args.src, &args.dst, ExpectedCounts::EFFICIENTNET_LITE0) {
+        Ok(summary) => summary,
+        Err(error) => {
+            eprintln!(
+                "error: importing {} into {} failed: {error}",
                 args.src.display(),
                 args.dst.display()
-            )
-        })?;
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     println!(
         "wrote {}: {} tensors, {} values ({} num_batches_tracked counters dropped)",
         args.dst.display(),
@@ -35,5 +39,5 @@ fn main() -> anyhow::Result<()> {
         summary.values,
         summary.dropped
     );
-    Ok(())
+    ExitCode::SUCCESS
 }
