@@ -33,7 +33,9 @@ pub trait Learner: Send {
     fn parameter_names(&self) -> &'static [&'static str];
 
     /// Computes logits `[N, K]` for `inputs` with the given parameters, which must
-    /// have the shapes of [`Learner::parameters`] in the same order.
+    /// have the shapes of [`Learner::parameters`] in the same order. Parameters
+    /// and inputs may be f64 instead of f32 (the logits then are f64): the meta
+    /// step runs its finite difference in f64.
     fn forward_with(&self, params: &[Tensor], inputs: &Tensor) -> Result<Tensor>;
 
     /// Returns the stored parameter values as tensors that gradients flow into.

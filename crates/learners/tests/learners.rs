@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use cwerm_config::LearnerKind;
 use cwerm_learners::{MetaNet, build_learner, load_learner};
 
@@ -79,6 +79,35 @@ fn forward_with_uses_supplied_parameters() {
     assert!(losses.iter().all(|l| (l - 3f32.ln()).abs() < 1e-6));
 
     assert_eq!(flat(&mlp.forward(&x).unwrap()), stored);
+}
+
+#[test]
+fn forward_with_runs_in_f64() {
+    let x = features(4, 6);
+    let labels = Tensor::new(&[0u32, 1, 2, 0], &Device::Cpu).unwrap();
+    for kind in [LearnerKind::Linear, LearnerKind::Mlp] {
+        let learner = build_learner(kind, 6, 3, 5, 3).unwrap();
+        let params: Vec<Tensor> = learner
+            .parameter_tensors()
+            .iter()
+            .map(|t| t.to_dtype(DType::F64).unwrap())
+            .collect();
+        let x64 = x.to_dtype(DType::F64).unwrap();
+        let losses = learner
+            .per_example_losses_with(&params, &x64, &labels)
+            .unwrap();
+        assert_eq!(losses.dtype(), DType::F64);
+
+        // The same losses as in f32, up to f32 rounding.
+        let losses: Vec<f64> = losses.to_vec1().unwrap();
+        let single = flat(&learner.per_example_losses(&x, &labels).unwrap());
+        for (double, single) in losses.iter().zip(&single) {
+            assert!(
+                (double - f64::from(*single)).abs() < 1e-6,
+                "{double} against {single}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -112,3 +112,32 @@ fn meta_step_gradient_matches_closed_form_with_momentum() {
     assert!(error < 1e-3, "relative error {error}");
     assert!((gradient.meta_loss - meta_loss.to_scalar::<f32>().unwrap()).abs() < 1e-6);
 }
+
+#[test]
+fn eps_is_sqrt_epsilon_of_scale() {
+    use cwerm_reweight::meta_gradient::{RELATIVE_STEP, finite_difference_eps};
+
+    assert!((RELATIVE_STEP / f64::EPSILON.sqrt() - 1.0).abs() < 1e-2);
+    // eps ||G|| = RELATIVE_STEP max(||theta||, 1).
+    assert_eq!(finite_difference_eps(4.0, 2.0), 2.0 * RELATIVE_STEP);
+    assert_eq!(finite_difference_eps(0.25, 0.5), 2.0 * RELATIVE_STEP);
+    // A zero or non-finite direction gives no step, and zero derivatives.
+    assert_eq!(finite_difference_eps(4.0, 0.0), 0.0);
+    assert_eq!(finite_difference_eps(4.0, f64::NAN), 0.0);
+
+    let data = common::clusters(3, 8, 10, 2, 3.0, 0.4, 3);
+    let train = batch(&data, &data.coreset[..10]);
+    let learner = build_learner(LearnerKind::Mlp, 8, 3, 4, 3).unwrap();
+    let theta = learner.parameter_tensors();
+    let zero: Vec<Tensor> = theta.iter().map(|t| t.zeros_like().unwrap()).collect();
+    let found = finite_difference_directional(
+        learner.as_ref(),
+        &theta,
+        &zero,
+        &train.inputs,
+        &train.labels,
+    )
+    .unwrap();
+    assert_eq!(found.dtype(), candle_core::DType::F32);
+    assert_eq!(found.to_vec1::<f32>().unwrap(), vec![0.0; 10]);
+}

@@ -17,10 +17,16 @@ fn input(data: &common::Synthetic) -> ReweightInput<'_> {
     }
 }
 
+/// The settings these clusters need: with lr 0.1 and weight decay 0.05 the
+/// weights separate the flipped rows (AUROC 0.9995 on seed 0), while the
+/// defaults, chosen on Fashion-MNIST features (lr 1e-3, weight decay 0.5),
+/// invert the weighting on this small set (AUROC 0.002).
 fn config() -> ReweightConfig {
     ReweightConfig {
         steps: 300,
         batch_size: 50,
+        lr: 0.1,
+        weight_decay: 0.05,
         ..ReweightConfig::default()
     }
 }
