@@ -2,10 +2,9 @@
 //! stratified Fashion-MNIST subset (600 images per class, 10 trusted meta
 //! images per class, 40% symmetric noise) and a 10% Moderate coreset.
 //!
-//! Ignored by default: it needs `data/fashion-mnist`, the Lite0 checkpoint in
-//! `data/weights`, and about a minute in release mode for embedding 6,000
-//! images on first run (the features are then cached under `target/`). Run:
-//! `cargo test --release -p cwerm-reweight --test fashion_mnist -- --ignored`.
+//! It needs `data/fashion-mnist` and the Lite0 weights in `data/weights`
+//! (`bash scripts/fetch-assets.sh`); embedding the 6,000 images takes most of
+//! its run time.
 //!
 //! The settings (learner lr 1e-3, weight decay 0.5) were chosen by the lowest
 //! final meta loss over a sweep (examples/fashion_mnist_sweep.rs), not on the test split.
@@ -17,7 +16,6 @@ use cwerm_config::ReweightConfig;
 use cwerm_reweight::{ReweightInput, reweight};
 
 #[test]
-#[ignore = "needs the Fashion-MNIST files and the Lite0 checkpoint; about a minute in release mode"]
 fn weights_flag_flipped_fashion_labels() {
     let setting = fashion::fashion_setting();
     let input = ReweightInput {

@@ -3,18 +3,14 @@
 //! class held out, 40% symmetric noise), and a 10% Moderate coreset.
 //!
 //! Reads `data/fashion-mnist` (IDX, gzip) and
-//! `data/weights/efficientnet-lite0-57934424.pth` relative to the workspace
-//! root. The features of the training and meta rows are cached in
-//! `target/cwerm-reweight-fashion-features.bin` (raw f32, little-endian), since
-//! embedding takes most of the run time.
+//! `data/weights/efficientnet-lite0.safetensors` relative to the workspace
+//! root; `bash scripts/fetch-assets.sh` fetches both.
 
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use cwerm_config::{EmbedConfig, NoiseKind, PrepareConfig, SelectConfig, SelectMethod};
-use cwerm_encoder::{
-    ExpectedCounts, ImageShape, Progress, embed_rows, encoder_from_config, import_weights,
-};
+use cwerm_encoder::{ImageShape, Progress, embed_rows, encoder_from_config};
 
 pub struct FashionSetting {
     /// Features `[N, 1280]` of the training and meta rows.
@@ -30,7 +26,7 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Builds the setting; the features come from the cache when it exists.
+/// Builds the setting.
 pub fn fashion_setting() -> FashionSetting {
     let root = workspace_root();
     let prepare = PrepareConfig {
@@ -51,19 +47,7 @@ pub fn fashion_setting() -> FashionSetting {
     assert!(prepared.split[rows..].iter().all(|s| *s == 2));
     let dim = 1280;
 
-    let cache = root.join("target/cwerm-reweight-fashion-features.bin");
-    let features = match std::fs::read(&cache) {
-        Ok(bytes) if bytes.len() == rows * dim * 4 => bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        _ => {
-            let features = embed(&root, &prepared, rows);
-            let bytes: Vec<u8> = features.iter().flat_map(|v| v.to_le_bytes()).collect();
-            std::fs::write(&cache, bytes).expect("write the feature cache");
-            features
-        }
-    };
+    let features = embed(&root, &prepared, rows);
 
     let labels = prepared.labels[..rows].to_vec();
     let split = &prepared.split[..rows];
@@ -98,15 +82,12 @@ pub fn fashion_setting() -> FashionSetting {
 }
 
 fn embed(root: &Path, prepared: &cwerm_data::Prepared, rows: usize) -> Vec<f32> {
-    let weights = root.join("target/cwerm-reweight-efficientnet-lite0.safetensors");
-    if !weights.exists() {
-        import_weights(
-            &root.join("data/weights/efficientnet-lite0-57934424.pth"),
-            &weights,
-            ExpectedCounts::EFFICIENTNET_LITE0,
-        )
-        .expect("import the Lite0 weights");
-    }
+    let weights = root.join("data/weights/efficientnet-lite0.safetensors");
+    assert!(
+        weights.exists(),
+        "{} is missing; run `bash scripts/fetch-assets.sh`",
+        weights.display()
+    );
     let config = EmbedConfig {
         weights: weights.to_string_lossy().into_owned(),
         resolution: 64,
@@ -119,7 +100,7 @@ fn embed(root: &Path, prepared: &cwerm_data::Prepared, rows: usize) -> Vec<f32> 
         &prepared.images,
         0..rows,
         64,
-        Progress::Auto,
+        Progress::Hidden,
     )
     .expect("embed")
 }
