@@ -2,7 +2,7 @@
 //! prepare rows, and `cwerm embed-merge` joins the n slices into the object
 //! an unsharded run writes, byte for byte.
 //!
-//! A shard's object holds `features` f32 [rows of the slice, D]; its location
+//! A shard's object contains `features` f32 [rows of the slice, D]; its location
 //! goes into `stages/embed/<key>.shard-<k>-of-<n>.json` beside the embed
 //! record, keyed by the same embed cache key. Shard k (0-based) covers rows
 //! `k * N / n .. (k + 1) * N / n`, so the indices of a Slurm job array or a

@@ -7,7 +7,7 @@
 //! training rows, or the reweighted coreset rows for `on = "coreset"`),
 //! `weights` f32 [T], the classifier parameters (`learner.*`),
 //! `test_predictions` u32 [test rows, ascending] and `epoch_losses` f32.
-//! The summary holds the metrics.
+//! The summary contains the metrics.
 
 use cwerm_config::{Broadcast, Stage, TrainOn};
 use cwerm_learners::{Learner, MetaNet, load_learner};
@@ -171,8 +171,8 @@ fn spread_weights(
 }
 
 /// Applies the learned meta-net to each target row's loss under the learner
-/// that reweight trained; returns one weight per prepare row `[N]` (rows that
-/// are not targets get 0 and are never read).
+/// that reweight trained. Returns one weight per prepare row `[N]`, where rows
+/// that are not targets get 0 and are never read.
 fn meta_net_row_weights(
     context: &StageContext<'_>,
     prepared: &PreparedLabels,
