@@ -376,3 +376,36 @@ fn train_writes_metrics_beside_its_record() {
     // 100 training images, 10 per class, less the meta set of 1 per class.
     assert_eq!(value["train_rows"], 90);
 }
+
+#[test]
+fn record_pointing_at_another_stage_is_rejected() {
+    let workspace = Workspace::new();
+    success(&workspace.cwerm(&["run", PIPELINE]));
+    let store = workspace.path().join("artifacts");
+    let prepare_object = common::object_of(&store, "prepare");
+    let prepare_hash = prepare_object
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let select_record = common::files_below(&store.join("stages/select"))
+        .into_iter()
+        .find(|path| common::is_record(path))
+        .unwrap();
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&select_record).unwrap()).unwrap();
+    record["object"] = serde_json::Value::String(prepare_hash);
+    std::fs::write(&select_record, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+
+    let output = workspace.cwerm(&["run", PIPELINE]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = common::stderr(&output);
+    assert!(
+        message.contains("made by the prepare stage, but the select record points at it"),
+        "{message}"
+    );
+    assert!(message.contains("--force select"), "{message}");
+
+    success(&workspace.cwerm(&["run", PIPELINE, "--force", "select"]));
+}

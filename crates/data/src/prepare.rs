@@ -34,6 +34,7 @@ pub fn prepare(config: &PrepareConfig) -> Result<Prepared, DataError> {
 /// enter the prepare cache key.
 pub fn source_files(config: &PrepareConfig) -> Result<Vec<PathBuf>, DataError> {
     let path = Path::new(&config.path);
+    require_path(path)?;
     match config.format {
         DataFormat::Idx => idx_source_files(path),
         DataFormat::Cifar10 => cifar_source_files(path, CifarVariant::Cifar10),
@@ -53,10 +54,19 @@ pub fn source_files(config: &PrepareConfig) -> Result<Vec<PathBuf>, DataError> {
     }
 }
 
+/// Fails with "not found" when `path` names nothing, before any reader
+/// looks for its layout there.
+fn require_path(path: &Path) -> Result<(), DataError> {
+    std::fs::metadata(path)
+        .map(|_| ())
+        .map_err(DataError::io(path, "open the data set path"))
+}
+
 /// Reads the train and test splits of the data set that `config` names,
 /// with no subset, split or noise applied.
 pub fn read(config: &PrepareConfig) -> Result<RawDataset, DataError> {
     let path = Path::new(&config.path);
+    require_path(path)?;
     match config.format {
         DataFormat::Idx => read_idx(path),
         DataFormat::Cifar10 => read_cifar(path, CifarVariant::Cifar10),

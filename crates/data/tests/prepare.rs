@@ -336,3 +336,22 @@ fn inconsistent_raw_dataset_is_rejected() {
         "invalid data set: expected test labels below the class count 10, found label 10"
     );
 }
+
+#[test]
+fn missing_data_path_is_not_found() {
+    let config = PrepareConfig {
+        path: "/nonexistent/cwerm-data".into(),
+        ..PrepareConfig::default()
+    };
+    let error = cwerm_data::prepare(&config).unwrap_err().to_string();
+    assert!(
+        error.starts_with("/nonexistent/cwerm-data: failed to open the data set path"),
+        "{error}"
+    );
+    assert!(error.contains("No such file or directory"), "{error}");
+    let error = cwerm_data::source_files(&config).unwrap_err().to_string();
+    assert!(
+        error.contains("failed to open the data set path"),
+        "{error}"
+    );
+}

@@ -240,5 +240,8 @@ fn reimport_rejects_a_file_that_is_not_safetensors() {
     let error = source_files(&reimport_config(&missing))
         .unwrap_err()
         .to_string();
-    assert!(error.contains("absent.safetensors: unknown layout: expected a prepared .safetensors file, found no such file"), "{error}");
+    assert!(
+        error.contains("absent.safetensors: failed to open the data set path"),
+        "{error}"
+    );
 }

@@ -123,6 +123,19 @@ pub fn key_config(pipeline: &Pipeline, stage: Stage) -> Value {
     config
 }
 
+/// Rejects an object whose provenance names another stage, as when a record
+/// was edited or copied by hand to point at the wrong object.
+fn require_stage(object: &Object, stage: Stage) -> Result<(), StoreError> {
+    let made_by = object.provenance()?.stage;
+    if made_by == stage.name() {
+        return Ok(());
+    }
+    Err(StoreError::InvalidObject {
+        path: object.path().to_path_buf(),
+        message: format!("made by the {made_by} stage, but the {stage} record points at it"),
+    })
+}
+
 /// Computes keys and cache states stage by stage, keeping the verified
 /// objects of cached stages for the stages after them.
 pub struct Planner<'a> {
@@ -280,7 +293,10 @@ impl<'a> Planner<'a> {
             Err(error) => return Err(error.into()),
         };
 
-        match self.store.read_object(&record.object) {
+        match self.store.read_object(&record.object).and_then(|object| {
+            require_stage(&object, stage)?;
+            Ok(object)
+        }) {
             Ok(object) => {
                 tracing::debug!(stage = stage.name(), object = %record.object, "record found and object verifies");
                 self.objects.insert(stage, object);
