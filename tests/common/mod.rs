@@ -231,7 +231,7 @@ pub fn is_temp(path: &Path) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
 }
 
-/// Whether `path` is a stage record `<key>.json`, not a temp file or a side
+/// Checks whether `path` is a stage record `<key>.json`, not a temp file or a side
 /// file `<key>.<kind>.json` (metrics, embed shards).
 pub fn is_record(path: &Path) -> bool {
     let name = path.file_name().unwrap().to_string_lossy();

@@ -16,7 +16,7 @@ pub struct PrepareConfig {
     /// File or folder the reader opens; relative paths are resolved against
     /// the working directory of the command.
     pub path: String,
-    /// Which CIFAR-100 label to use; ignored by the other formats.
+    /// CIFAR-100 label to read, fine or coarse. The other formats ignore it.
     pub label: Cifar100Label,
     /// Side length in pixels that `folder` images are resized to; 0 keeps
     /// their size and requires all images to share it.
@@ -146,7 +146,7 @@ pub struct ReweightConfig {
     pub learner: LearnerKind,
     /// Hidden width of the `mlp` learner.
     pub hidden: u32,
-    /// Where the meta batches come from.
+    /// Source of the meta batches.
     pub meta: MetaSource,
     /// Meta-net updates.
     pub steps: u32,

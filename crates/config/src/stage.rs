@@ -34,7 +34,7 @@ impl Stage {
         }
     }
 
-    /// The stage executable, `cwerm-<stage>`.
+    /// Returns the name of the stage executable, `cwerm-<stage>`.
     pub fn binary(self) -> String {
         format!("cwerm-{}", self.name())
     }
@@ -45,7 +45,7 @@ impl Stage {
         &Stage::ALL[..position]
     }
 
-    /// Whether the stage draws random numbers from the top-level `seed`, which
+    /// Tells whether the stage draws random numbers from the top-level `seed`, which
     /// then enters its cache key. Seeds of the data splits and the noise are
     /// keys of `[prepare]` itself.
     pub fn uses_seed(self, pipeline: &Pipeline) -> bool {

@@ -4,6 +4,8 @@
 //! Accuracies and weights are printed as percentages or plain numbers with a
 //! fixed number of decimals, so two runs with equal results give equal text.
 
+use std::collections::BTreeMap;
+
 use crate::summary::{MethodSummary, RunResult, Stat};
 
 const STAGES: [&str; 5] = ["prepare", "embed", "select", "reweight", "train"];
@@ -36,7 +38,7 @@ pub fn to_markdown(rows: &[MethodSummary]) -> String {
 
 /// Renders the table as CSV with a header row; empty cells mean "not applicable".
 pub fn to_csv(rows: &[MethodSummary]) -> String {
-    let mut header = vec![
+    let header = csv_header(&[
         "method",
         "seeds",
         "accuracy_mean",
@@ -45,13 +47,8 @@ pub fn to_csv(rows: &[MethodSummary]) -> String {
         "auroc_std",
         "weight_clean_mean",
         "weight_flipped_mean",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect::<Vec<_>>();
-    header.extend(STAGES.iter().map(|stage| format!("{stage}_seconds")));
-
-    let mut text = header.join(",") + "\n";
+    ]);
+    let mut text = header;
     for row in rows {
         let mut cells = vec![
             row.method.clone(),
@@ -63,11 +60,7 @@ pub fn to_csv(rows: &[MethodSummary]) -> String {
             csv_value(row.mean_weight_clean.map(|s| s.mean)),
             csv_value(row.mean_weight_flipped.map(|s| s.mean)),
         ];
-        cells.extend(
-            STAGES
-                .iter()
-                .map(|stage| csv_value(row.stage_seconds.get(*stage).copied())),
-        );
+        cells.extend(stage_cells(&row.stage_seconds));
         text.push_str(&(cells.join(",") + "\n"));
     }
     text
@@ -76,20 +69,15 @@ pub fn to_csv(rows: &[MethodSummary]) -> String {
 /// Renders one CSV row per method and seed, in the order given, with the
 /// same empty-cell convention as [`to_csv`].
 pub fn runs_to_csv(results: &[RunResult]) -> String {
-    let mut header = vec![
+    let header = csv_header(&[
         "method",
         "seed",
         "accuracy",
         "auroc",
         "weight_clean_mean",
         "weight_flipped_mean",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect::<Vec<_>>();
-    header.extend(STAGES.iter().map(|stage| format!("{stage}_seconds")));
-
-    let mut text = header.join(",") + "\n";
+    ]);
+    let mut text = header;
     for result in results {
         let mut cells = vec![
             result.method.clone(),
@@ -99,14 +87,24 @@ pub fn runs_to_csv(results: &[RunResult]) -> String {
             csv_value(result.mean_weight_clean),
             csv_value(result.mean_weight_flipped),
         ];
-        cells.extend(
-            STAGES
-                .iter()
-                .map(|stage| csv_value(result.stage_seconds.get(*stage).copied())),
-        );
+        cells.extend(stage_cells(&result.stage_seconds));
         text.push_str(&(cells.join(",") + "\n"));
     }
     text
+}
+
+/// Joins `columns` and one `<stage>_seconds` column per stage into a header line.
+fn csv_header(columns: &[&str]) -> String {
+    let mut header: Vec<String> = columns.iter().map(|column| column.to_string()).collect();
+    header.extend(STAGES.iter().map(|stage| format!("{stage}_seconds")));
+    header.join(",") + "\n"
+}
+
+/// Returns one cell per stage, empty for a stage without a recorded time.
+fn stage_cells(stage_seconds: &BTreeMap<String, f64>) -> impl Iterator<Item = String> + '_ {
+    STAGES
+        .iter()
+        .map(|stage| csv_value(stage_seconds.get(*stage).copied()))
 }
 
 fn markdown_stat(stat: Option<Stat>, decimals: usize) -> String {

@@ -93,7 +93,7 @@ pub fn run_stage_command(stage: Stage, args: &StageArgs) -> Result<StageRun, Sta
 
 /// Keeps candle's element-wise thread pool to one thread unless
 /// `CANDLE_NUM_THREADS` is set. On a 2-core machine the pool's spin-waits
-/// made learner steps 3 to 6 times slower than one thread; matrix products
+/// made learner steps 3 to 6 times slower than one thread. Matrix products
 /// and the encoder's kernels still use rayon's threads.
 fn limit_candle_threads() {
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {

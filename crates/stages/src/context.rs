@@ -1,4 +1,4 @@
-//! What a stage body receives and what it returns.
+//! The inputs and the output of a stage body.
 //!
 //! A body is one function per stage, `fn run(&StageContext) -> Result<StageOutput, StageError>`,
 //! in `prepare.rs`, `embed.rs`, `select.rs`, `reweight.rs` and `train.rs`. It
@@ -33,7 +33,7 @@ pub struct StageContext<'a> {
     upstream: &'a BTreeMap<Stage, Object>,
 }
 
-/// What a stage body returns: the tensors of its object and a summary that
+/// The output of a stage body: the tensors of its object and a summary that
 /// goes into the object's provenance (and, for train, into the metrics file).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StageOutput {
@@ -61,7 +61,7 @@ impl<'a> StageContext<'a> {
         }
     }
 
-    /// The verified object of an upstream stage.
+    /// Returns the verified object of an upstream stage.
     pub fn object(&self, stage: Stage) -> Result<&'a Object, StageError> {
         self.upstream
             .get(&stage)
@@ -74,17 +74,17 @@ impl<'a> StageContext<'a> {
             })
     }
 
-    /// An owned copy of one tensor of an upstream stage's object.
+    /// Copies one tensor of an upstream stage's object.
     pub fn tensor(&self, stage: Stage, name: &str) -> Result<Tensor, StageError> {
         Ok(self.object(stage)?.tensor(name)?)
     }
 
-    /// The raw little-endian bytes of one upstream tensor, without a copy.
+    /// Borrows the raw little-endian bytes of one upstream tensor.
     pub fn tensor_bytes(&self, stage: Stage, name: &str) -> Result<&'a [u8], StageError> {
         Ok(self.object(stage)?.tensor_bytes(name)?)
     }
 
-    /// An error about upstream data that this stage cannot use.
+    /// Builds an error about upstream data that this stage cannot use.
     pub fn invalid_input(&self, message: impl Into<String>) -> StageError {
         StageError::InvalidInput {
             stage: self.stage,

@@ -98,11 +98,12 @@ pub fn status_line(
     )
 }
 
-/// The canonical config section that enters `stage`'s key, without the keys
-/// that cannot change the output: `prepare.path` and `embed.weights` only
-/// locate files whose content hashes are key inputs, `embed.batch_size` does
-/// not change the features (each image is embedded independently of its
-/// batch), and the `pixels` encoder ignores `embed.resolution`.
+/// Returns the canonical config section that enters `stage`'s key, without
+/// the keys that cannot change the output. `prepare.path` and `embed.weights`
+/// only locate files, and the content hashes of those files are key inputs.
+/// `embed.batch_size` does not change the features, because each image is
+/// embedded independently of its batch. The `pixels` encoder ignores
+/// `embed.resolution`.
 pub fn key_config(pipeline: &Pipeline, stage: Stage) -> Value {
     let mut config = pipeline.section_json(stage);
     if let Value::Object(section) = &mut config {

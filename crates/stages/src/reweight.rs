@@ -2,11 +2,13 @@
 //! Meta-Weight-Net, or weight 1 with `method = "uniform"`.
 //!
 //! Inputs: prepare labels and splits, embed `features` [N, D], select
-//! `indices` [M]. Outputs: `indices` u32 [M'] ascending (the rows trained
-//! on), `coreset_weights` f32 [M'] in (0, 1), `losses` f32 [M'] (the rows'
-//! final per-example losses), `meta_indices` u32 (the meta rows used), the
-//! learner (`learner.*`) and meta-net (`meta_net.*`) parameters, and per-epoch
-//! curves `curves.<name>` f32 [epochs].
+//! `indices` [M]. Outputs:
+//! - `indices` u32 [M'] ascending, the rows trained on;
+//! - `coreset_weights` f32 [M'] in (0, 1) and `losses` f32 [M'], the rows'
+//!   final per-example losses;
+//! - `meta_indices` u32, the meta rows used;
+//! - the learner (`learner.*`) and meta-net (`meta_net.*`) parameters;
+//! - per-epoch curves `curves.<name>` f32 [epochs].
 
 use cwerm_config::Stage;
 use cwerm_reweight::{ReweightInput, ReweightOutput, reweight};

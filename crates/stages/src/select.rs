@@ -1,9 +1,9 @@
 //! Select body: choose the coreset among the training rows.
 //!
 //! Inputs: prepare `labels`, `clean_labels`, `split` [N]; embed `features`
-//! f32 [N, D]. Outputs: `indices` u32 [M], ascending prepare rows of the kept
-//! training examples; `scores` f32 [N], the distance to the class's median
-//! feature vector, -1 for rows that are not training rows.
+//! f32 [N, D]. Outputs: `indices` u32 [M], the ascending prepare rows of the
+//! coreset, and `scores` f32 [N]. A score is the distance to the class's
+//! median feature vector, or -1 for a row outside the training split.
 
 use cwerm_config::Stage;
 use cwerm_coreset::{SelectInput, select};

@@ -63,12 +63,27 @@ pub struct Features {
 }
 
 impl Features {
+    /// Decodes the tensor straight from the object's bytes, so the 358 MB
+    /// matrix of full Fashion-MNIST is not copied twice.
     pub fn read(context: &StageContext<'_>, rows: usize) -> Result<Features, StageError> {
-        let tensor = context.tensor(Stage::Embed, "features")?;
-        let [feature_rows, dim] = tensor.shape[..] else {
+        let object = context.object(Stage::Embed)?;
+        let (dtype, shape) = object
+            .safetensors()?
+            .tensor("features")
+            .map(|view| (view.dtype(), view.shape().to_vec()))
+            .map_err(|error| {
+                context.invalid_input(format!(
+                    "embed object has no readable `features` tensor: {error}"
+                ))
+            })?;
+        if dtype != safetensors::Dtype::F32 {
             return Err(context.invalid_input(format!(
-                "embed tensor `features` has shape {:?}, expected [N, D]",
-                tensor.shape
+                "embed tensor `features` is {dtype:?}, expected F32; rebuild embed"
+            )));
+        }
+        let [feature_rows, dim] = shape[..] else {
+            return Err(context.invalid_input(format!(
+                "embed tensor `features` has shape {shape:?}, expected [N, D]"
             )));
         };
         if feature_rows != rows {
@@ -76,9 +91,12 @@ impl Features {
                 "embed `features` has {feature_rows} rows, prepare has {rows}; rebuild embed"
             )));
         }
-        Ok(Features {
-            values: tensor.to_f32()?,
-            dim,
-        })
+
+        let values = object
+            .tensor_bytes("features")?
+            .chunks_exact(4)
+            .map(|bytes| f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+            .collect();
+        Ok(Features { values, dim })
     }
 }

@@ -2,8 +2,8 @@
 //! under the `__metadata__` key [`METADATA_KEY`].
 //!
 //! safetensors 0.8 writes tensors sorted by descending dtype (its `Dtype` enum
-//! is declared in increasing alignment) and then by name, and pads the header
-//! with spaces to a multiple of 8 bytes, so the bytes depend only on the
+//! is declared in increasing alignment) and then by name. It pads the header
+//! with spaces to a multiple of 8 bytes. So the bytes depend only on the
 //! tensors and the metadata, never on the order the tensors were passed in.
 //! Several metadata keys would be written in `HashMap` order, which is why the
 //! provenance is a single key.
@@ -24,7 +24,7 @@ use crate::tensor::{Dtype, Tensor};
 /// The one `__metadata__` key of every cwerm object.
 pub const METADATA_KEY: &str = "cwerm";
 
-/// Where an object came from. Its canonical JSON is the object's only metadata.
+/// The origin of an object. Its canonical JSON is the object's only metadata.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Provenance {
